@@ -1,0 +1,190 @@
+"""State Jacobians ``A_t = dF/dz (z_{t-1}, x_t)`` as operators over a whole batch.
+
+Three interchangeable forms, one contract (:class:`StateLinearization`):
+
+- :class:`AutodiffLinearization` — matrix-free through ``torch.func`` jvp / vjp; works for
+  any cell (memory O(B*T*H*k)).
+- :class:`FactoredLinearization` — analytic, matrix-free: ``A_t = diag(c_t) + sum_j
+  diag(d_{t,j}) W_j`` with the ``W_j`` row blocks of one weight matrix, which is the exact
+  form of the rnn, leaky_rnn and gru Jacobians. One GEMM per application, memory O(B*T*H).
+  Hand-written because it is measurably faster than autodiff (benchmarks/bench_operators.py).
+- :class:`MaterializedLinearization` — the dense ``(B, T, H, H)`` tensor.
+
+Convention: probes lead. ``V`` is ``(k, B, T, H)`` for all steps or ``(k, B, H)`` for step t.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.func import jacrev, jvp, vjp, vmap
+
+__all__ = [
+    "StateLinearization",
+    "AutodiffLinearization",
+    "FactoredLinearization",
+    "MaterializedLinearization",
+]
+
+
+class StateLinearization:
+    """``A_t`` at every (b, t) of a batch: apply, apply the adjoint, or densify.
+
+    Attributes
+    ----------
+    shape : tuple (B, T, H)
+    """
+
+    shape: tuple[int, int, int]
+
+    def jvp(self, V):
+        """``A_t V_t`` for all t. V: (k, B, T, H) -> (k, B, T, H)."""
+        raise NotImplementedError
+
+    def vjp(self, U):
+        """``A_t^T U_t`` for all t. U: (k, B, T, H) -> (k, B, T, H)."""
+        raise NotImplementedError
+
+    def jvp_step(self, t, v):
+        """``A_t v`` at step index t. v: (k, B, H) -> (k, B, H)."""
+        raise NotImplementedError
+
+    def vjp_step(self, t, u):
+        """``A_t^T u`` at step index t. u: (k, B, H) -> (k, B, H)."""
+        raise NotImplementedError
+
+    def dense(self):
+        """The dense Jacobians, shape (B, T, H, H)."""
+        raise NotImplementedError
+
+    @property
+    def nbytes_dense(self) -> int:
+        """Memory the dense form would take."""
+        B, T, H = self.shape
+        return B * T * H * H * self.itemsize
+
+
+class AutodiffLinearization(StateLinearization):
+    """Matrix-free ``A_t`` through ``torch.func`` (any cell that runs under jvp/vjp/vmap)."""
+
+    def __init__(self, cell, params, z_prev, x, aux=None):
+        self.cell, self.params = cell, params
+        self.z_prev, self.x, self.aux = z_prev, x, aux
+        self.shape = tuple(z_prev.shape)
+        self.itemsize = z_prev.element_size()
+
+    def _map(self, sl=None):
+        z, x, a = self.z_prev, self.x, self.aux
+        if sl is not None:
+            z, x = z[:, sl], x[:, sl]
+            a = None if a is None else a[:, sl]
+        return (lambda zz: self.cell.step(self.params, zz, x, a)), z
+
+    def jvp(self, V):
+        f, z = self._map()
+        return vmap(lambda v: jvp(f, (z,), (v,))[1])(V)
+
+    def jvp_step(self, t, v):
+        f, z = self._map(t)
+        return vmap(lambda vv: jvp(f, (z,), (vv,))[1])(v)
+
+    def vjp(self, U):
+        f, z = self._map()
+        _, fn = vjp(f, z)
+        return vmap(lambda u: fn(u)[0])(U)
+
+    def vjp_step(self, t, u):
+        f, z = self._map(t)
+        _, fn = vjp(f, z)
+        return vmap(lambda uu: fn(uu)[0])(u)
+
+    def dense(self):
+        B, T, H = self.shape
+        cell, params = self.cell, self.params
+        z = self.z_prev.reshape(B * T, H)
+        x = self.x.reshape(B * T, -1)
+        if self.aux is None:
+            J = vmap(jacrev(lambda zz, xx: cell.step(params, zz, xx, None)))(z, x)
+        else:
+            a = self.aux.reshape(B * T, *self.aux.shape[2:])
+            J = vmap(jacrev(lambda zz, xx, aa: cell.step(params, zz, xx, aa)))(z, x, a)
+        return J.reshape(B, T, H, H)
+
+
+class FactoredLinearization(StateLinearization):
+    """``A_t = diag(c_t) + sum_j diag(d_{t,j}) W_j`` (analytic; rnn, leaky_rnn, gru).
+
+    Parameters
+    ----------
+    W : Tensor of shape (m*H, H)
+        The ``m`` row blocks ``W_j`` stacked (e.g. a GRU's ``weight_hh``, gates r, z, n).
+    D : Tensor of shape (B, T, m, H)
+        Row scalings ``d_{t,j}``.
+    c : Tensor of shape (B, T, H) or float
+        Diagonal term.
+    """
+
+    def __init__(self, W, D, c):
+        self.W, self.D = W, D
+        self.m = D.shape[2]
+        B, T, _, H = D.shape
+        self.shape = (B, T, H)
+        self.c = c if torch.is_tensor(c) else torch.full((B, T, H), float(c), dtype=D.dtype,
+                                                        device=D.device)
+        self.itemsize = D.element_size()
+
+    def _apply(self, V, D, c):
+        # one GEMM over all leading dims: (..., H) @ (H, m*H)
+        G = torch.matmul(V, self.W.T)
+        G = G.unflatten(-1, (self.m, -1))
+        return (G * D).sum(-2) + c * V
+
+    def _apply_t(self, U, D, c):
+        S = (U.unsqueeze(-2) * D).flatten(-2)
+        return torch.matmul(S, self.W) + c * U
+
+    def jvp(self, V):
+        return self._apply(V, self.D, self.c)
+
+    def vjp(self, U):
+        return self._apply_t(U, self.D, self.c)
+
+    def jvp_step(self, t, v):
+        return self._apply(v, self.D[:, t], self.c[:, t])
+
+    def vjp_step(self, t, u):
+        return self._apply_t(u, self.D[:, t], self.c[:, t])
+
+    def dense(self):
+        B, T, H = self.shape
+        Wb = self.W.reshape(self.m, H, H)
+        A = torch.einsum("btmh,mhj->bthj", self.D, Wb)
+        return A + torch.diag_embed(self.c)
+
+
+class MaterializedLinearization(StateLinearization):
+    """The dense Jacobians ``A`` of shape (B, T, H, H), applied with batched GEMMs."""
+
+    def __init__(self, A):
+        self.A = A
+        self.shape = (A.shape[0], A.shape[1], A.shape[2])
+        self.itemsize = A.element_size()
+
+    @classmethod
+    def from_linearization(cls, lin: StateLinearization):
+        return lin if isinstance(lin, cls) else cls(lin.dense())
+
+    def jvp(self, V):
+        # (B, T, H, H) @ (B, T, H, k): A is read once whatever k is
+        return torch.matmul(self.A, V.permute(1, 2, 3, 0)).permute(3, 0, 1, 2)
+
+    def vjp(self, U):
+        return torch.matmul(self.A.transpose(-1, -2), U.permute(1, 2, 3, 0)).permute(3, 0, 1, 2)
+
+    def jvp_step(self, t, v):
+        return torch.bmm(self.A[:, t], v.permute(1, 2, 0)).permute(2, 0, 1)
+
+    def vjp_step(self, t, u):
+        return torch.bmm(self.A[:, t].transpose(1, 2), u.permute(1, 2, 0)).permute(2, 0, 1)
+
+    def dense(self):
+        return self.A
