@@ -1,0 +1,42 @@
+"""The dataset zoo: neuroscience tasks as ``sklearn.utils.Bunch`` objects.
+
+>>> from kpflow_sk.datasets import list_tasks, make_task, make_multitask, score_task
+>>> b = make_task("flipflop", 16, random_state=0)
+>>> b.X.shape, b.y.shape, b.mask.shape
+((16, 90, 3), (16, 90, 3), (16, 90))
+
+Every task is one module that calls :func:`register_task` at import; this package imports
+them all. See ``datasets/*.md`` for one card per task family.
+"""
+
+from . import _context, _flipflop, _kpflow, _rsg, _sine  # noqa: F401  (register tasks)
+from ._base import circular_distance, get_task, list_tasks, make_task
+from ._frozen import FROZEN, load_frozen, write_frozen
+from ._multitask import make_multitask
+from ._neurogym import from_neurogym
+from ._plot import plot_trial
+from ._registry import TASKS, TaskSpec, register_task
+from ._scoring import score_task, select_task
+
+try:  # the Yang et al. 2019 family is being written in parallel (issue 4)
+    from . import _yang  # noqa: F401
+except ImportError:  # pragma: no cover
+    pass
+
+__all__ = [
+    "list_tasks",
+    "get_task",
+    "make_task",
+    "make_multitask",
+    "score_task",
+    "select_task",
+    "load_frozen",
+    "write_frozen",
+    "FROZEN",
+    "from_neurogym",
+    "plot_trial",
+    "circular_distance",
+    "TASKS",
+    "TaskSpec",
+    "register_task",
+]
