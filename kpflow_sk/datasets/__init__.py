@@ -9,7 +9,7 @@ Every task is one module that calls :func:`register_task` at import; this packag
 them all. See ``datasets/*.md`` for one card per task family.
 """
 
-from . import _context, _flipflop, _kpflow, _rsg, _sine  # noqa: F401  (register tasks)
+from . import _context, _flipflop, _kpflow, _rsg, _sine, _yang  # noqa: F401  (register tasks)
 from ._base import circular_distance, get_task, list_tasks, make_task
 from ._frozen import FROZEN, load_frozen, write_frozen
 from ._multitask import make_multitask
@@ -17,11 +17,6 @@ from ._neurogym import from_neurogym
 from ._plot import plot_trial
 from ._registry import TASKS, TaskSpec, register_task
 from ._scoring import score_task, select_task
-
-try:  # the Yang et al. 2019 family is being written in parallel (issue 4)
-    from . import _yang  # noqa: F401
-except ImportError:  # pragma: no cover
-    pass
 
 __all__ = [
     "list_tasks",

@@ -97,14 +97,15 @@ class FusedRecurrentNetwork(RecurrentNetwork):
     def __init__(self, cell, n_outputs, dtype=torch.float32, device=None):
         super().__init__(cell, n_outputs)
         D, H = cell.input_size, cell.hidden_size
-        kw = dict(dtype=dtype, device=device)
-        # skip_init: no draw from torch's global RNG (initialisation is ours, seeded)
+        # built on the meta device then allocated: no draw from torch's global RNG (the
+        # initialisation is ours, seeded)
+        kw = dict(dtype=dtype, device="meta")
         if isinstance(cell, GRUCell):
-            self.rnn = nn.utils.skip_init(nn.GRU, D, H, batch_first=True, **kw)
+            rnn = nn.GRU(D, H, batch_first=True, **kw)
         else:
-            self.rnn = nn.utils.skip_init(nn.RNN, D, H, nonlinearity=cell.nonlinearity,
-                                          batch_first=True, **kw)
-        self.readout = nn.utils.skip_init(nn.Linear, H, n_outputs, **kw)
+            rnn = nn.RNN(D, H, nonlinearity=cell.nonlinearity, batch_first=True, **kw)
+        self.rnn = rnn.to_empty(device=device or "cpu")
+        self.readout = nn.Linear(H, n_outputs, **kw).to_empty(device=device or "cpu")
 
     def cell_params(self):
         r = self.rnn
@@ -141,8 +142,8 @@ class UnrolledRecurrentNetwork(RecurrentNetwork):
         self.theta = nn.ParameterDict({
             name: nn.Parameter(torch.empty(shape, dtype=dtype, device=device))
             for name, shape in cell.parameter_shapes().items()})
-        self.readout = nn.utils.skip_init(nn.Linear, cell.hidden_size, n_outputs,
-                                          dtype=dtype, device=device)
+        self.readout = nn.Linear(cell.hidden_size, n_outputs, dtype=dtype,
+                                 device="meta").to_empty(device=device or "cpu")
         self.checkpoint_steps = bool(checkpoint_steps)
 
     def cell_params(self):

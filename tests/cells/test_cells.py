@@ -72,7 +72,7 @@ def test_node_dopri5_matches_torchdiffeq_within_tolerance(vector_field):
     alone = cell.prepare(p, z[:1], x[:1])
     n = int((alone != 0).sum())
     assert n == int((grid[0] != 0).sum())
-    assert torch.allclose(alone[0, :n], grid[0, :n], rtol=1e-12, atol=0)
+    assert torch.allclose(alone[0, :n], grid[0, :n], rtol=1e-8, atol=0)
 
 
 @pytest.mark.parametrize("name", sorted(CELLS))

@@ -1,0 +1,16 @@
+"""scikit-learn estimators that train recurrent networks and expose their KPFlow analysis.
+
+>>> from kpflow_sk.estimators import RecurrentRegressor, RecurrentClassifier
+"""
+
+from kpflow_sk.estimators._base import BaseRecurrentEstimator
+from kpflow_sk.estimators._classifier import RecurrentClassifier
+from kpflow_sk.estimators._module import (
+    FusedRecurrentNetwork,
+    RecurrentNetwork,
+    UnrolledRecurrentNetwork,
+)
+from kpflow_sk.estimators._regressor import RecurrentRegressor
+
+__all__ = ["BaseRecurrentEstimator", "RecurrentRegressor", "RecurrentClassifier",
+           "RecurrentNetwork", "FusedRecurrentNetwork", "UnrolledRecurrentNetwork"]

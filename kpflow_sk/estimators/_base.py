@@ -1,0 +1,786 @@
+"""Shared base of the recurrent estimators: parameters, training loop, device, pickling, KPFlow.
+
+Subclasses (:class:`~kpflow_sk.estimators.RecurrentRegressor`,
+:class:`~kpflow_sk.estimators.RecurrentClassifier`) supply the targets and the loss through
+three hooks: :meth:`BaseRecurrentEstimator._validate_targets`,
+:meth:`BaseRecurrentEstimator.get_loss` and the output post-processing in ``predict``.
+The training loop is split in small overridable steps (``initialize_module``,
+``initialize_optimizer``, ``infer``, ``get_loss``, ``train_step``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import warnings
+from contextlib import contextmanager
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import InvalidParameterError, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from kpflow_sk.cells import CELLS, NONLINEARITIES, Cell, get_cell
+from kpflow_sk.cells._node import TABLEAUS
+from kpflow_sk.estimators._module import build_network
+from kpflow_sk.estimators._validation import (
+    check_features,
+    check_mask,
+    check_n_features,
+    check_sample_weight,
+    check_task_ids,
+    check_X,
+)
+
+__all__ = ["BaseRecurrentEstimator"]
+
+_DTYPES = {"float32": (torch.float32, np.float32), "float64": (torch.float64, np.float64)}
+# samples per forward pass at predict time (bounds memory; results do not depend on it)
+_PREDICT_CHUNK = 4096
+
+
+@contextmanager
+def _torch_threads(n_threads):
+    """Run with ``torch.set_num_threads(n_threads)`` and restore the old value after."""
+    if n_threads is None:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(int(n_threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _state_to_cpu(obj):
+    """Copy every tensor in a (nested) state dict to the CPU."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: _state_to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_state_to_cpu(v) for v in obj)
+    return obj
+
+
+def select_analysis_trials(n_samples, n_trials, task_ids, rng):
+    """Indices of the analysis batch: ``n_trials`` trials, stratified by task.
+
+    Each task gets a share proportional to its size (largest remainder), at least one trial
+    when ``n_trials >= n_tasks``; trials within a task are drawn at random.
+
+    Returns
+    -------
+    idx : ndarray of int, sorted
+    """
+    if n_trials >= n_samples:
+        return np.arange(n_samples)
+    if task_ids is None:
+        return np.sort(rng.choice(n_samples, size=n_trials, replace=False))
+    labels, inverse, counts = np.unique(task_ids, return_inverse=True, return_counts=True)
+    quota = counts * n_trials / n_samples
+    take = np.floor(quota).astype(int)
+    if n_trials >= len(labels):
+        take = np.maximum(take, 1)
+    # hand out what is left by largest remainder, never more than a task has
+    while take.sum() < n_trials:
+        room = np.where(take < counts, quota - take, -np.inf)
+        take[int(np.argmax(room))] += 1
+    while take.sum() > n_trials:
+        take[int(np.argmax(take - quota))] -= 1
+    idx = [rng.choice(np.flatnonzero(inverse == k), size=t, replace=False)
+           for k, t in enumerate(take) if t > 0]
+    return np.sort(np.concatenate(idx))
+
+
+class BaseRecurrentEstimator(BaseEstimator):
+    """Base class of the recurrent estimators (not for direct use).
+
+    See :class:`~kpflow_sk.estimators.RecurrentRegressor` for the parameters.
+    """
+
+    _parameter_constraints: dict = {
+        "cell": [StrOptions(set(CELLS)), type],
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "nonlinearity": [StrOptions(set(NONLINEARITIES))],
+        "init_scale": [Interval(Real, 0, None, closed="left")],
+        "alpha": [Interval(Real, 0, 1, closed="right")],
+        "ode_solver": [StrOptions(set(TABLEAUS))],
+        "ode_step_size": [Interval(Real, 0, None, closed="neither"), None],
+        "rtol": [Interval(Real, 0, None, closed="neither")],
+        "atol": [Interval(Real, 0, None, closed="neither")],
+        "adjoint": ["boolean"],
+        "optimizer": [StrOptions({"adam", "sgd"})],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "warm_start": ["boolean"],
+        "grad_clip": [Interval(Real, 0, None, closed="neither"), None],
+        "device": [str, torch.device],
+        "dtype": [StrOptions(set(_DTYPES))],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "kp_n_trials": [Interval(Integral, 1, None, closed="left")],
+        "kp_track_every": [Interval(Integral, 0, None, closed="left")],
+        "kp_probes": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    def __init__(
+        self,
+        cell="gru",
+        hidden_size=64,
+        *,
+        nonlinearity="tanh",
+        init_scale=1.0,
+        alpha=0.2,
+        ode_solver="rk4",
+        ode_step_size=None,
+        rtol=1e-6,
+        atol=1e-8,
+        adjoint=False,
+        optimizer="adam",
+        learning_rate=1e-3,
+        weight_decay=0.0,
+        batch_size="auto",
+        max_iter=200,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        warm_start=False,
+        grad_clip=None,
+        device="auto",
+        dtype="float32",
+        random_state=None,
+        verbose=0,
+        n_threads=None,
+        kp_n_trials=64,
+        kp_track_every=0,
+        kp_probes=None,
+    ):
+        self.cell = cell
+        self.hidden_size = hidden_size
+        self.nonlinearity = nonlinearity
+        self.init_scale = init_scale
+        self.alpha = alpha
+        self.ode_solver = ode_solver
+        self.ode_step_size = ode_step_size
+        self.rtol = rtol
+        self.atol = atol
+        self.adjoint = adjoint
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.warm_start = warm_start
+        self.grad_clip = grad_clip
+        self.device = device
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+        self.n_threads = n_threads
+        self.kp_n_trials = kp_n_trials
+        self.kp_track_every = kp_track_every
+        self.kp_probes = kp_probes
+
+    # ================================================================== tags
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        if tags.transformer_tags is not None:
+            tags.transformer_tags.preserves_dtype = ["float64"]
+        return tags
+
+    # ================================================================== subclass hooks
+    def _validate_targets(self, y, X3, x_ndim, *, reset, classes=None):
+        """Check ``y`` against ``X`` (n, T, d); return ``(targets, seq2seq)``.
+
+        ``targets`` is an ndarray in the form :meth:`get_loss` takes; ``seq2seq`` says
+        whether the loss lives at every step (True) or at the last step only (False).
+        Sets ``n_outputs_`` (and ``classes_``) when ``reset``.
+        """
+        raise NotImplementedError
+
+    def get_loss(self, output, target, weight=None):
+        """The training loss, a weighted mean over samples (and steps, and outputs).
+
+        Parameters
+        ----------
+        output : Tensor of shape (B, n_outputs) or (B, T, n_outputs)
+            The readout where the loss lives (last step for sequence-to-one targets).
+        target : Tensor
+            Targets as returned by ``_validate_targets`` (as a tensor).
+        weight : Tensor of shape (B,) or (B, T), or None
+            ``sample_weight`` times ``mask``; None means all ones.
+
+        Returns
+        -------
+        loss : scalar Tensor
+        """
+        raise NotImplementedError
+
+    # ================================================================== building blocks
+    def _torch_dtype(self):
+        return _DTYPES[self.dtype][0]
+
+    def _numpy_dtype(self):
+        return _DTYPES[self.dtype][1]
+
+    def _resolve_device(self):
+        """The training device; ``ValueError`` for an unknown name or missing CUDA."""
+        name = type(self).__name__
+        d = self.device
+        if isinstance(d, str) and d == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            dev = torch.device(d)
+        except (RuntimeError, TypeError, ValueError):
+            dev = None
+        if dev is None or dev.type not in ("cpu", "cuda"):
+            raise InvalidParameterError(
+                f"The 'device' parameter of {name} must be 'auto', 'cpu', 'cuda' or "
+                f"'cuda:N'. Got {d!r} instead.")
+        if dev.type == "cuda":
+            if not torch.cuda.is_available():
+                raise ValueError(
+                    f"device={str(d)!r} was requested but CUDA is not available on this "
+                    "machine; use device='cpu' or device='auto'.")
+            if dev.index is not None and dev.index >= torch.cuda.device_count():
+                raise ValueError(
+                    f"device={str(d)!r} was requested but only {torch.cuda.device_count()} "
+                    "CUDA device(s) are available.")
+        return dev
+
+    def _cell_spec(self, n_features):
+        """Everything needed to rebuild the fitted cell (kept for unpickling)."""
+        cell = self.cell
+        if not isinstance(cell, str) and not (inspect.isclass(cell) and issubclass(cell, Cell)):
+            raise InvalidParameterError(
+                f"The 'cell' parameter of {type(self).__name__} must be one of "
+                f"{sorted(CELLS)} or a subclass of kpflow_sk.cells.Cell. Got {cell!r} instead.")
+        return dict(cell=cell, input_size=int(n_features), hidden_size=int(self.hidden_size),
+                    options=dict(nonlinearity=self.nonlinearity, alpha=self.alpha,
+                                 solver=self.ode_solver, step_size=self.ode_step_size,
+                                 rtol=self.rtol, atol=self.atol))
+
+    def _module_spec(self, n_features, n_outputs):
+        return dict(cell=self._cell_spec(n_features), n_outputs=int(n_outputs),
+                    init_scale=float(self.init_scale), dtype=self.dtype,
+                    checkpoint_steps=bool(self.adjoint))
+
+    def initialize_module(self, spec, generator, device):
+        """Build the network from a module spec and initialise it from ``generator``.
+
+        Returns
+        -------
+        RecurrentNetwork
+            ``forward(X) -> (y_hat, Z)``; fused ``nn.GRU`` / ``nn.RNN`` where the cell has one.
+        """
+        c = spec["cell"]
+        cell = get_cell(c["cell"], c["input_size"], c["hidden_size"], **c["options"])
+        return build_network(cell, spec["n_outputs"], generator=generator,
+                             init_scale=spec["init_scale"], dtype=_DTYPES[spec["dtype"]][0],
+                             device=device, checkpoint_steps=spec["checkpoint_steps"])
+
+    def initialize_optimizer(self):
+        """The optimizer over all module parameters (cell and readout)."""
+        params = self.module_.parameters()
+        if self.optimizer == "adam":
+            return torch.optim.Adam(params, lr=self.learning_rate,
+                                    weight_decay=self.weight_decay)
+        return torch.optim.SGD(params, lr=self.learning_rate, weight_decay=self.weight_decay)
+
+    def infer(self, X):
+        """Forward pass to where the loss lives.
+
+        Parameters
+        ----------
+        X : Tensor of shape (B, T, D)
+
+        Returns
+        -------
+        output : Tensor of shape (B, T, n_outputs) (sequence-to-sequence) or (B, n_outputs)
+            (sequence-to-one: the readout at the last step).
+        Z : Tensor of shape (B, T, H)
+        """
+        Z = self.module_.hidden(X)
+        if self._seq2seq:
+            return self.module_.readout(Z), Z
+        return self.module_.readout(Z[:, -1]), Z
+
+    def train_step(self, X, target, weight):
+        """One optimizer step on a mini-batch; returns the (detached) batch loss."""
+        opt = self._optimizer
+        opt.zero_grad(set_to_none=True)
+        output, _ = self.infer(X)
+        loss = self.get_loss(output, target, weight)
+        loss.backward()
+        if self.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.module_.parameters(), self.grad_clip)
+        opt.step()
+        return loss.detach()
+
+    # ================================================================== input handling
+    def _check_fit_inputs(self, X, y, task_ids, sample_weight, mask, *, reset, classes=None):
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None.")
+        np_dtype = self._numpy_dtype()
+        check_features(self, X, reset=reset)
+        X3, x_ndim = check_X(X, dtype=np_dtype)
+        n, T, _ = X3.shape
+        if not reset:
+            check_n_features(self, X3)
+        targets, seq2seq = self._validate_targets(y, X3, x_ndim, reset=reset, classes=classes)
+        if not reset and seq2seq != self._seq2seq:
+            kinds = {True: "sequence-to-sequence", False: "sequence-to-one"}
+            raise ValueError(
+                f"y is {kinds[seq2seq]} but the estimator was fitted on {kinds[self._seq2seq]} "
+                "targets; refit from scratch (warm_start=False) to change the target layout")
+        sw = check_sample_weight(sample_weight, n, np_dtype)
+        mask = check_mask(mask, n, T, np_dtype)
+        if mask is not None and not seq2seq:
+            raise ValueError(
+                "mask weights the loss per step (n_samples, n_timesteps), so it needs "
+                "sequence-to-sequence targets (3-D y, or per-step labels for a classifier); "
+                f"got y of shape {np.shape(targets)} read out at the last step")
+        task_ids = check_task_ids(task_ids, n)
+        weight = self._combine_weights(sw, mask)
+        if weight is not None and not np.any(weight > 0):
+            raise ValueError("mask and sample_weight together give zero weight to every loss "
+                             "term; at least one entry needs a non-zero weight")
+        return X3, targets, weight, task_ids, seq2seq
+
+    @staticmethod
+    def _combine_weights(sw, mask):
+        if mask is None:
+            return sw
+        return mask if sw is None else sw[:, None] * mask
+
+    def _check_X_predict(self, X):
+        check_is_fitted(self)
+        check_features(self, X, reset=False)
+        X3, _ = check_X(X, dtype=self._numpy_dtype())
+        check_n_features(self, X3)
+        return X3
+
+    def _to_tensor(self, a, device=None):
+        if a is None:
+            return None
+        return torch.from_numpy(a).to(device if device is not None else self.device_)
+
+    # ================================================================== fit
+    def fit(self, X, y, *, task_ids=None, sample_weight=None, mask=None):
+        """Train the network on sequences ``X`` with targets ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features) or (n_samples, n_features)
+            Input sequences; 2-D ``X`` is tabular data, read as sequences of length 1.
+        y : array-like
+            Targets (see the subclass).
+        task_ids : array-like of shape (n_samples,), default=None
+            Task label of each trial (multi-task training); used by the KPFlow analysis
+            (stratified analysis batch, ``task_alignment_``), not by the loss.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-trial loss weights.
+        mask : array-like of shape (n_samples, n_timesteps), default=None
+            Per-step loss weights (sequence-to-sequence targets only).
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        return self._fit(X, y, task_ids=task_ids, sample_weight=sample_weight, mask=mask,
+                         incremental=False)
+
+    def partial_fit(self, X, y, *, task_ids=None, sample_weight=None, mask=None):
+        """One epoch (pass over ``X``) of training, continuing from the current weights.
+
+        Parameters are as in :meth:`fit`. ``early_stopping`` is not used here.
+
+        Returns
+        -------
+        self
+        """
+        if not hasattr(self, "module_"):
+            self._validate_params()
+        return self._fit(X, y, task_ids=task_ids, sample_weight=sample_weight, mask=mask,
+                         incremental=True)
+
+    def _fit(self, X, y, *, task_ids, sample_weight, mask, incremental, classes=None):
+        with _torch_threads(self.n_threads):
+            fresh = not hasattr(self, "module_") or not (incremental or self.warm_start)
+            device = self._resolve_device() if fresh else self.device_
+            X3, targets, weight, task_ids, seq2seq = self._check_fit_inputs(
+                X, y, task_ids, sample_weight, mask, reset=fresh, classes=classes)
+            rng = check_random_state(self.random_state)
+            if fresh:
+                self._initialize_fit(X3, seq2seq, device, rng)
+            else:
+                spec = self._module_spec(X3.shape[-1], self.n_outputs_)
+                if not incremental and spec != self._fitted_spec:
+                    changed = sorted(_spec_diff(spec, self._fitted_spec))
+                    raise ValueError(
+                        f"warm_start=True cannot continue training after the network's "
+                        f"hyperparameters changed ({', '.join(changed)}); set "
+                        "warm_start=False to train a new network")
+            if self._optimizer is None:
+                self._optimizer = self.initialize_optimizer()
+
+            n = X3.shape[0]
+            train_idx, val_idx = self._split(n, targets, seq2seq, rng, incremental)
+            if self._kp_batch is None or not incremental:
+                pick = select_analysis_trials(
+                    len(train_idx), self.kp_n_trials,
+                    None if task_ids is None else task_ids[train_idx], rng)
+                sel = train_idx[pick]
+                self._kp_batch = dict(
+                    X=X3[sel], target=targets[sel],
+                    weight=None if weight is None else weight[sel],
+                    task_ids=None if task_ids is None else task_ids[sel])
+                self._kp_seed = int(rng.randint(np.iinfo(np.int32).max))
+            self._kp_cache = {}
+            if self.kp_track_every and self.n_iter_ == 0 and not self.kp_history_:
+                self._track()
+            shuffle_seed = int(rng.randint(np.iinfo(np.int32).max))
+            self._train_epochs(X3, targets, weight, train_idx, val_idx, shuffle_seed,
+                               incremental)
+            self._kp_cache = {}
+        return self
+
+    def _initialize_fit(self, X3, seq2seq, device, rng):
+        """Reset all fitted state and build a freshly initialised network."""
+        self.device_ = device
+        self._seq2seq = seq2seq
+        self.n_features_in_ = int(X3.shape[-1])
+        self._fitted_spec = self._module_spec(self.n_features_in_, self.n_outputs_)
+        gen = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
+        self.module_ = self.initialize_module(self._fitted_spec, gen, device)
+        self._optimizer = None
+        self.loss_curve_ = []
+        self.validation_scores_ = [] if self.early_stopping else None
+        self.best_loss_ = np.inf
+        self.best_validation_score_ = -np.inf if self.early_stopping else None
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.kp_history_ = []
+        self._no_improvement_count = 0
+        self._kp_batch = None
+        self._kp_cache = {}
+
+    def _split(self, n, targets, seq2seq, rng, incremental):
+        """Train / validation indices; a validation set only with ``early_stopping=True``."""
+        idx = np.arange(n)
+        if not self.early_stopping or incremental:
+            return idx, None
+        from sklearn.model_selection import train_test_split
+
+        n_val = int(math.ceil(self.validation_fraction * n))
+        if n_val < 1 or n - n_val < 1:
+            raise ValueError(
+                f"early_stopping=True with validation_fraction={self.validation_fraction} "
+                f"leaves {n - n_val} training and {n_val} validation samples out of {n}; "
+                "increase validation_fraction or the number of samples")
+        stratify = self._stratify_labels(targets, seq2seq)
+        try:
+            tr, va = train_test_split(idx, test_size=n_val, random_state=rng,
+                                      stratify=stratify)
+        except ValueError:  # a class too small to stratify: fall back to a plain split
+            tr, va = train_test_split(idx, test_size=n_val, random_state=rng)
+        return np.sort(tr), np.sort(va)
+
+    def _stratify_labels(self, targets, seq2seq):
+        return None
+
+    def _train_epochs(self, X3, targets, weight, train_idx, val_idx, shuffle_seed, incremental):
+        device = self.device_
+        module = self.module_
+        Xt = self._to_tensor(np.ascontiguousarray(X3[train_idx]))
+        yt = self._to_tensor(np.ascontiguousarray(targets[train_idx]))
+        wt = None if weight is None else self._to_tensor(np.ascontiguousarray(weight[train_idx]))
+        if val_idx is not None:
+            val = (X3[val_idx], targets[val_idx], None if weight is None else weight[val_idx])
+        n = Xt.shape[0]
+        bs = min(200, n) if self.batch_size == "auto" else min(int(self.batch_size), n)
+        gen = torch.Generator().manual_seed(shuffle_seed)
+        n_epochs = 1 if incremental else self.max_iter
+        pbar = None
+        if self.verbose:
+            from tqdm.auto import tqdm
+
+            pbar = tqdm(total=n_epochs, desc=type(self).__name__, leave=True)
+        module.train()
+        last_good = _snapshot(module)
+        converged = False
+        try:
+            for _ in range(n_epochs):
+                it = self.n_iter_ + 1
+                perm = torch.randperm(n, generator=gen).to(device)
+                # the epoch loss is the weighted mean of the batch losses, accumulated on
+                # the device so that there is one host sync per epoch, not per batch
+                total, denom = 0.0, 0.0
+                for start in range(0, n, bs):
+                    b = perm[start:start + bs]
+                    wb = None if wt is None else wt[b]
+                    loss = self.train_step(Xt[b], yt[b], wb)
+                    bw = len(b) if wb is None else wb.sum()
+                    total = total + loss * bw
+                    denom = denom + bw
+                epoch_loss = float(total) / max(float(denom), 1e-300)
+                if not math.isfinite(epoch_loss):
+                    module.load_state_dict(last_good)
+                    self._optimizer = None
+                    warnings.warn(
+                        f"Non-finite training loss ({epoch_loss}) at iteration {it}; "
+                        f"training stopped and the weights of iteration {it - 1} (the last "
+                        "with a finite loss) were restored. Lower learning_rate or set "
+                        "grad_clip.", ConvergenceWarning, stacklevel=4)
+                    converged = True
+                    break
+                self.n_iter_ = it
+                self.t_ += n
+                self.loss_curve_.append(epoch_loss)
+                if val_idx is not None:
+                    score = self._score_arrays(*val)
+                    self.validation_scores_.append(score)
+                    if score < self.best_validation_score_ + self.tol:
+                        self._no_improvement_count += 1
+                    else:
+                        self._no_improvement_count = 0
+                    if score > self.best_validation_score_:
+                        self.best_validation_score_ = score
+                        self._best_state = _snapshot(module)
+                else:
+                    if epoch_loss > self.best_loss_ - self.tol:
+                        self._no_improvement_count += 1
+                    else:
+                        self._no_improvement_count = 0
+                self.best_loss_ = min(self.best_loss_, epoch_loss)
+                if self.kp_track_every and it % self.kp_track_every == 0:
+                    self._track()
+                    module.train()
+                if pbar is not None:
+                    pbar.update(1)
+                    postfix = {"loss": f"{epoch_loss:.4g}"}
+                    if val_idx is not None:
+                        postfix["val_score"] = f"{self.validation_scores_[-1]:.4g}"
+                    pbar.set_postfix(postfix)
+                last_good = _snapshot(module)
+                if not incremental and self._no_improvement_count > self.n_iter_no_change:
+                    converged = True
+                    break
+        except KeyboardInterrupt:
+            module.load_state_dict(last_good)
+            self._optimizer = None
+            warnings.warn(
+                f"Training interrupted (KeyboardInterrupt) during iteration "
+                f"{self.n_iter_ + 1}; the estimator keeps the weights of iteration "
+                f"{self.n_iter_}, the last completed one.", ConvergenceWarning, stacklevel=4)
+            converged = True
+        finally:
+            if pbar is not None:
+                pbar.close()
+            module.eval()
+        if val_idx is not None and getattr(self, "_best_state", None) is not None:
+            module.load_state_dict(self._best_state)
+            del self._best_state
+        if not incremental and not converged:
+            warnings.warn(
+                f"Maximum iterations ({self.max_iter}) reached and the optimization hasn't "
+                "converged yet.", ConvergenceWarning, stacklevel=4)
+
+    # ================================================================== inference
+    @torch.no_grad()
+    def _forward_numpy(self, X3, what):
+        """Run the network on ``X3`` in chunks; ``what`` is "output" or "hidden"."""
+        module = self.module_
+        module.eval()
+        outs = []
+        with _torch_threads(self.n_threads):
+            for start in range(0, X3.shape[0], _PREDICT_CHUNK):
+                Xb = self._to_tensor(np.ascontiguousarray(X3[start:start + _PREDICT_CHUNK]))
+                if what == "hidden":
+                    r = module.hidden(Xb)
+                else:
+                    r, _ = self.infer(Xb)
+                outs.append(r.to("cpu", torch.float64).numpy())
+        return np.concatenate(outs, axis=0)
+
+    def transform(self, X):
+        """Hidden trajectories.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features) or (n_samples, n_features)
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_timesteps, hidden_size)
+            ``Z[:, t-1] = z_t`` (n_timesteps is 1 for 2-D X).
+        """
+        X3 = self._check_X_predict(X)
+        return self._forward_numpy(X3, "hidden")
+
+    # ================================================================== KPFlow analysis
+    def _analysis_loss(self, target, weight):
+        """``L(Z)``: the training loss as a function of the hidden trajectory (readout fixed)."""
+        W = self.module_.readout.weight.detach()
+        b = self.module_.readout.bias.detach()
+        seq2seq = self._seq2seq
+
+        def loss_fn(Z):
+            y_hat = torch.nn.functional.linear(Z if seq2seq else Z[:, -1], W, b)
+            return self.get_loss(y_hat, target, weight)
+
+        return loss_fn
+
+    def _decomposition(self, X3, targets, weight, task_ids, seed=None):
+        from kpflow_sk.analysis import KPDecomposition
+
+        device = self.device_
+        params = {k: v.detach() for k, v in self.module_.cell_params().items()}
+        target = self._to_tensor(np.ascontiguousarray(targets), device)
+        w = None if weight is None else self._to_tensor(np.ascontiguousarray(weight), device)
+        return KPDecomposition(
+            self.module_.cell, params, self._to_tensor(np.ascontiguousarray(X3), device),
+            loss_fn=self._analysis_loss(target, w), task_ids=task_ids,
+            random_state=self._kp_seed if seed is None else seed, n_probes=self.kp_probes)
+
+    def decompose(self, X, y, task_ids=None, *, sample_weight=None, mask=None):
+        """KPFlow decomposition of the fitted network on any data.
+
+        Parameters
+        ----------
+        X, y, task_ids, sample_weight, mask
+            As in :meth:`fit`; the loss (hence ``err``) is the estimator's own training loss
+            on this batch.
+
+        Returns
+        -------
+        KPDecomposition
+        """
+        check_is_fitted(self)
+        X3, targets, weight, task_ids, _ = self._check_fit_inputs(
+            X, y, task_ids, sample_weight, mask, reset=False, classes=getattr(self, "classes_", None))
+        return self._decomposition(X3, targets, weight, task_ids)
+
+    def _analysis_batch_decomposition(self):
+        b = self._kp_batch
+        return self._decomposition(b["X"], b["target"], b["weight"], b["task_ids"])
+
+    def _track(self):
+        """Append one ``kp_history_`` record at the current iteration."""
+        with torch.enable_grad():
+            D = self._analysis_batch_decomposition()
+            record = {"iteration": int(self.n_iter_),
+                      "loss": float(self._analysis_loss_value(D)),
+                      "train_loss": self.loss_curve_[-1] if self.loss_curve_ else None}
+            record.update(D.history_record())
+            if "collapse_dim" not in record:
+                record["collapse_dim"] = float(D.collapse_dim())
+            if "task_alignment" not in record:
+                record["task_alignment"] = D.task_alignment()
+        self.kp_history_.append(record)
+
+    def _analysis_loss_value(self, D):
+        b = self._kp_batch
+        target = self._to_tensor(np.ascontiguousarray(b["target"]))
+        w = None if b["weight"] is None else self._to_tensor(np.ascontiguousarray(b["weight"]))
+        with torch.no_grad():
+            return self._analysis_loss(target, w)(D.Z).item()
+
+    def _kp_cached(self, key, compute):
+        check_is_fitted(self)
+        cache = self.__dict__.setdefault("_kp_cache", {})
+        if key not in cache:
+            cache[key] = compute()
+        return cache[key]
+
+    @property
+    def kp_decompose_(self):
+        """KPDecomposition of the fitted network on the analysis batch (``kp_n_trials``
+        training trials, stratified by task), with the estimator's own loss. Built on first
+        access from the end-of-fit weights and cached."""
+        return self._kp_cached("D", self._analysis_batch_decomposition)
+
+    @property
+    def collapse_dim_(self):
+        """Effective rank (participation ratio) of Theta on the whole trajectory space of the
+        analysis batch at the end of fit (DESIGN.md section 3)."""
+        return self._kp_cached("collapse_dim", lambda: float(self.kp_decompose_.collapse_dim()))
+
+    @property
+    def task_alignment_(self):
+        """``(n_tasks, n_tasks)`` cosines of the per-task updates ``dz_i``, ``dz_j``
+        (ordered by sorted task label); None when fit saw no ``task_ids``."""
+        return self._kp_cached("task_alignment", lambda: self.kp_decompose_.task_alignment())
+
+    # ================================================================== pickling / devices
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        module = state.pop("module_", None)
+        if module is not None:
+            state["_module_state"] = _state_to_cpu(module.state_dict())
+        opt = state.pop("_optimizer", None)
+        state["_optimizer_state"] = None if opt is None else _state_to_cpu(opt.state_dict())
+        state.pop("_kp_cache", None)  # recomputable, may hold device tensors
+        state.pop("_best_state", None)
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        module_state = state.pop("_module_state", None)
+        opt_state = state.pop("_optimizer_state", None)
+        super().__setstate__(state)
+        self._kp_cache = {}
+        if module_state is None:
+            return
+        device = torch.device(self.device_)
+        if device.type == "cuda" and (not torch.cuda.is_available() or (
+                device.index is not None and device.index >= torch.cuda.device_count())):
+            warnings.warn(
+                f"{type(self).__name__} was fitted on {device} which is not available here; "
+                "its weights were loaded on the CPU.", UserWarning, stacklevel=2)
+            device = torch.device("cpu")
+        self.device_ = device
+        module = self.initialize_module(self._fitted_spec, torch.Generator().manual_seed(0),
+                                        None)
+        module.load_state_dict(module_state)
+        self.module_ = module.to(device)
+        self.module_.eval()
+        self._optimizer = None
+        if opt_state is not None:
+            self._optimizer = self.initialize_optimizer()
+            self._optimizer.load_state_dict(opt_state)
+
+
+def _snapshot(module):
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _spec_diff(a, b):
+    out = set()
+    for k in set(a) | set(b):
+        if isinstance(a.get(k), dict) and isinstance(b.get(k), dict):
+            out |= _spec_diff(a[k], b[k])
+        elif a.get(k) != b.get(k):
+            out.add(k)
+    return out

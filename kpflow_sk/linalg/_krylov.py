@@ -1,0 +1,177 @@
+"""Subspace builders: block Lanczos with full reorthogonalisation, randomized range finders.
+
+All loops here run on the operator's device without host synchronisation: no ``.item()``,
+no data-dependent branches, only QR / matmul / triangular solves / Cholesky-ex on the device.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from kpflow_sk.linalg._random import gaussian, rademacher
+
+__all__ = ["BlockKrylov", "deflated_hutchinson", "nystrom_eigenvalues", "rsvd_eigenvalues"]
+
+
+class BlockKrylov:
+    """Orthonormal basis of the block Krylov space ``[S, G S, G^2 S, ...]`` and ``Q^T G Q``.
+
+    Block Lanczos with full reorthogonalisation (two classical Gram-Schmidt passes against
+    the whole basis, before and after the block QR). The projected matrix ``H = Q^T G Q`` is
+    assembled from the products ``Q^T (G Q_j)`` that reorthogonalisation computes anyway, so
+    the Rayleigh-Ritz values are exact Rayleigh quotients of the basis, whatever rounding
+    did to the three-term recurrence.
+
+    When the Krylov space stops growing (G of low rank, or an invariant subspace found), the
+    new block is all rounding noise; a random block of relative size ``1e3 * eps`` is added
+    to every new block so that the basis always grows by fresh orthonormal directions
+    (no rank test, hence no device sync).
+
+    Parameters
+    ----------
+    G : SymmetricView
+    block_size : int
+    generator : torch.Generator on G.device
+    """
+
+    def __init__(self, G, block_size, generator):
+        self.G, self.gen = G, generator
+        self.b = int(min(block_size, G.n))
+        self.max_blocks = G.n // self.b
+        dt, dev = G.dtype, G.device
+        Q0, _ = torch.linalg.qr(gaussian((G.n, self.b), generator, dt, dev))
+        self.blocks = [Q0]  # blocks[-1] is not yet applied when len(blocks) > len(cols)
+        self.cols = []  # cols[j] = [Q_0..Q_j]^T G Q_j, shape ((j+1) b, b)
+        self.gq_sqnorm = torch.zeros((), dtype=dt, device=dev)  # ||G Q||_F^2
+        self._scale = torch.zeros((), dtype=dt, device=dev)
+        self._tol = 1e3 * torch.finfo(dt).eps
+
+    @property
+    def n_blocks(self):
+        """Blocks whose image under G has been computed (the usable basis)."""
+        return len(self.cols)
+
+    @property
+    def dim(self):
+        return self.n_blocks * self.b
+
+    @property
+    def exhausted(self):
+        return self.n_blocks >= self.max_blocks
+
+    def extend(self, n_blocks):
+        """Apply G to ``n_blocks`` more blocks (fewer if the space is full)."""
+        n_blocks = min(n_blocks, self.max_blocks - self.n_blocks)
+        for _ in range(n_blocks):
+            Qj = self.blocks[self.n_blocks]
+            W = self.G.mm(Qj)
+            self.gq_sqnorm = self.gq_sqnorm + W.square().sum()
+            self._scale = torch.maximum(self._scale, W.norm() / self.b**0.5)
+            Q = torch.cat(self.blocks, dim=1)
+            C = Q.mT @ W
+            self.cols.append(C)
+            if len(self.blocks) < self.max_blocks:
+                self.blocks.append(self._next_block(Q, W - Q @ C))
+        return self
+
+    def _next_block(self, Q, W):
+        W = W - Q @ (Q.mT @ W)
+        noise = gaussian(W.shape, self.gen, W.dtype, W.device)
+        noise = noise - Q @ (Q.mT @ noise)
+        noise = noise / noise.norm(dim=0).clamp_min(torch.finfo(W.dtype).tiny)
+        W = W + (self._tol * self._scale) * noise
+        V, _ = torch.linalg.qr(W)
+        V = V - Q @ (Q.mT @ V)
+        V, _ = torch.linalg.qr(V)
+        return V
+
+    def basis(self):
+        """Orthonormal basis ``Q`` of shape ``(n, dim)``."""
+        return torch.cat(self.blocks[:self.n_blocks], dim=1)
+
+    def projected(self):
+        """``H = Q^T G Q`` of shape ``(dim, dim)``, symmetric."""
+        m, b = self.dim, self.b
+        H = torch.zeros(m, m, dtype=self.G.dtype, device=self.G.device)
+        for j, C in enumerate(self.cols):
+            H[:C.shape[0], j * b:(j + 1) * b] = C
+            H[j * b:(j + 1) * b, :C.shape[0]] = C.mT
+        return (H + H.mT) / 2
+
+    def ritz_values(self):
+        """Eigenvalues of H, descending (float64 tensor on the device)."""
+        if self.dim == 0:
+            return torch.zeros(0, dtype=torch.float64, device=self.G.device)
+        return torch.linalg.eigvalsh(self.projected().double()).flip(0)
+
+
+def deflated_hutchinson(G, Q, n_probes, generator, *, square=False):
+    """Hutchinson estimates on the part of G outside ``range(Q)``.
+
+    With ``z' = (I - Q Q^T) z`` for Rademacher z: ``E[z'^T G z'] = tr(G) - tr(Q^T G Q)`` and
+    ``E[||G z'||^2] = ||G||_F^2 - ||G Q||_F^2``. Costs ``n_probes`` applications of ``G.quad``
+    (1 each), or of ``G.mm`` (``G.cost`` each) when ``square``.
+
+    Returns
+    -------
+    (mean_trace, sem_trace, mean_square, sem_square) : 0-d tensors (the last two None unless
+        ``square``).
+    """
+    Z = rademacher((G.n, n_probes), generator, G.dtype, G.device)
+    if Q is not None and Q.shape[1]:
+        Z = Z - Q @ (Q.mT @ Z)
+    if square:
+        W = G.mm(Z)
+        t, s = (Z * W).sum(0), W.square().sum(0)
+        return _mean_sem(t) + _mean_sem(s)
+    return _mean_sem(G.quad(Z)) + (None, None)
+
+
+def _mean_sem(x):
+    n = x.shape[0]
+    sem = x.std() / n**0.5 if n > 1 else torch.full_like(x[0], float("nan"))
+    return x.mean(), sem
+
+
+def nystrom_eigenvalues(G, rank, n_power_iter, generator):
+    """Eigenvalues of the Nystrom approximation of a PSD G from ``rank`` probes.
+
+    Sketch ``X = orth(G^q Omega)`` (subspace iteration, re-orthonormalised every step), then
+    the stabilised Nystrom approximation ``G X (X^T G X)^+ X^T G`` (Tropp, Yurtsever, Udell,
+    Cevher 2017, Alg. 3, with a shift ``nu`` of machine size). Costs
+    ``(n_power_iter + 1) * rank * G.cost`` applications.
+
+    Returns a float64 tensor of ``rank`` values, descending.
+    """
+    X, _ = torch.linalg.qr(gaussian((G.n, rank), generator, G.dtype, G.device))
+    for _ in range(n_power_iter):
+        X, _ = torch.linalg.qr(G.mm(X))
+    Y = G.mm(X).double()
+    X = X.double()
+    nu = torch.finfo(G.dtype).eps * Y.norm() * G.n**0.5
+    Y = Y + nu * X
+    core = X.mT @ Y
+    core = (core + core.mT) / 2
+    L, info = torch.linalg.cholesky_ex(core)
+    B = torch.linalg.solve_triangular(L, Y.mT, upper=False).mT  # Y L^{-T}
+    values = torch.linalg.svdvals(B).square() - nu
+    if int(info) != 0:  # not PSD to working precision: fall back to Rayleigh-Ritz
+        values = torch.linalg.eigvalsh(core - nu * torch.eye(rank, dtype=core.dtype,
+                                                              device=core.device)).flip(0)
+    return values.clamp_min(0)
+
+
+def rsvd_eigenvalues(A, rank, n_power_iter, generator):
+    """Squared singular values of A (eigenvalues of ``A A*``) by a randomized SVD.
+
+    ``Y = (A A*)^q A Omega`` with re-orthonormalisation, then the singular values of
+    ``A* orth(Y)`` (Halko, Martinsson, Tropp 2011, Alg. 4.4 + 5.1). Costs
+    ``(2 n_power_iter + 2) * rank`` applications of A or A*.
+    """
+    Y = A.mm(gaussian((A.n_in, rank), generator, A.dtype, A.device))
+    for _ in range(n_power_iter):
+        Q, _ = torch.linalg.qr(Y)
+        Z, _ = torch.linalg.qr(A.rmm(Q))
+        Y = A.mm(Z)
+    Q, _ = torch.linalg.qr(Y)
+    return torch.linalg.svdvals(A.rmm(Q).double()).square()

@@ -1,0 +1,110 @@
+"""Training curves: the loss and the effective ranks of K, P and Theta over iterations."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._base import figure_and_axes
+
+__all__ = ["plot_training", "OPERATOR_LABELS", "OPERATOR_COLORS"]
+
+#: Display name of each operator (DESIGN.md section 2).
+OPERATOR_LABELS = {"K": "K", "P": "P", "Theta": "Θ", "PPt": "P P*", "J": "J"}
+#: A fixed colour per operator, so K, P and Theta look the same in every figure.
+OPERATOR_COLORS = {"K": "C0", "P": "C1", "Theta": "C2", "PPt": "C3", "J": "C4"}
+
+_REQUIRED = ("iteration", "loss", "rank_K", "rank_P", "rank_Theta")
+
+
+def _columns(history):
+    """``history`` (records or DataFrame) as a dict of float arrays sorted by iteration."""
+    if hasattr(history, "to_dict") and hasattr(history, "columns"):  # a pandas DataFrame
+        records = history.to_dict("records")
+    elif isinstance(history, dict):
+        raise ValueError("history must be a list of dict records or a DataFrame, got a dict")
+    else:
+        records = list(history)
+    if not records:
+        raise ValueError("history is empty: nothing to plot")
+    if not all(isinstance(r, dict) for r in records):
+        raise ValueError("history must be a list of dict records or a DataFrame")
+    keys = set().union(*records)
+    missing = [k for k in _REQUIRED if k not in keys]
+    if missing:
+        raise ValueError(f"history lacks the field(s) {missing}; need {list(_REQUIRED)}")
+    cols = {}
+    for key in keys:
+        values = [r.get(key) for r in records]
+        try:
+            cols[key] = np.array([np.nan if v is None else v for v in values], dtype=float)
+        except (TypeError, ValueError):
+            continue  # non-scalar fields (task_alignment matrices) are not drawn here
+    order = np.argsort(cols["iteration"], kind="stable")
+    return {k: v[order] for k, v in cols.items()}
+
+
+def _positive(y):
+    """NaN where ``y <= 0``: a log axis cannot show those points."""
+    return np.where(y > 0, y, np.nan)
+
+
+def plot_training(history, *, ax=None, figsize=(10, 3.8)):
+    """Loss and effective ranks of K, P and Theta over training.
+
+    Parameters
+    ----------
+    history : list of dict or pandas.DataFrame
+        One record per snapshot, e.g. ``est.kp_history_``. Required fields: ``iteration``,
+        ``loss``, ``rank_K``, ``rank_P``, ``rank_Theta`` (effective ranks on the whole
+        trajectory space). Optional: ``train_loss`` (drawn thin next to ``loss``),
+        ``rank_K_time``, ``rank_P_time``, ``rank_Theta_time`` (time-axis ranks, drawn
+        dashed), ``collapse_dim`` (its last value is shown in the rank panel's title; by
+        DESIGN.md section 3 it is ``rank_Theta``). ``None`` values are gaps; other fields
+        are ignored.
+    ax : sequence of two matplotlib.axes.Axes, optional
+        Axes for the loss and rank panels; a new Figure when None.
+    figsize : tuple of float, default=(10, 3.8)
+        Size of the new Figure (ignored when ``ax`` is given).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        Left panel: loss (log y) vs iteration. Right panel: effective rank vs iteration,
+        one colour per operator (K, P, Θ), solid on the whole space, dashed on the time
+        axis.
+
+    Raises
+    ------
+    ValueError
+        If ``history`` is empty or lacks a required field.
+    """
+    cols = _columns(history)
+    fig, (ax_loss, ax_rank) = figure_and_axes(ax, n=2, figsize=figsize)
+    it = cols["iteration"]
+
+    ax_loss.plot(it, _positive(cols["loss"]), color="k", marker=".", label="loss")
+    if "train_loss" in cols and np.isfinite(cols["train_loss"]).any():
+        ax_loss.plot(it, _positive(cols["train_loss"]), color="0.55", lw=1,
+                     label="train loss")
+    ax_loss.set_yscale("log")
+    ax_loss.set_xlabel("iteration")
+    ax_loss.set_ylabel("loss")
+    ax_loss.set_title("Loss")
+    ax_loss.legend(loc="upper right", fontsize=8)
+
+    for name in ("K", "P", "Theta"):
+        label, color = OPERATOR_LABELS[name], OPERATOR_COLORS[name]
+        ax_rank.plot(it, cols[f"rank_{name}"], color=color, marker=".", label=label)
+        time_key = f"rank_{name}_time"
+        if time_key in cols and np.isfinite(cols[time_key]).any():
+            ax_rank.plot(it, cols[time_key], color=color, ls="--",
+                         label=f"{label} (time axis)")
+    ax_rank.set_xlabel("iteration")
+    ax_rank.set_ylabel("effective rank")
+    title = "Effective rank of K, P, Θ"
+    if "collapse_dim" in cols and np.isfinite(cols["collapse_dim"]).any():
+        last = cols["collapse_dim"][np.isfinite(cols["collapse_dim"])][-1]
+        title += f" (collapse dim {last:.3g})"
+    ax_rank.set_title(title)
+    ax_rank.legend(loc="best", fontsize=8, ncol=2)
+    return fig

@@ -1,0 +1,22 @@
+"""scikit-learn's estimator checks over both estimators (no expected failures).
+
+The checked instances use ``dtype="float64"``: several checks compare two fits to
+``rtol=1e-7`` (sample weights vs. repeated samples, predictions on subsets), a tolerance
+below float32's resolution. The float32 default is covered by the same comparisons at float32
+tolerance in ``test_fit.py``.
+"""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from kpflow_sk.estimators import RecurrentClassifier, RecurrentRegressor
+
+# Small sizes keep the checks fast; otherwise the defaults (gru cell, adam).
+_CHECKED = [
+    RecurrentRegressor(hidden_size=16, max_iter=50, learning_rate=1e-2, dtype="float64"),
+    RecurrentClassifier(hidden_size=16, max_iter=50, learning_rate=1e-2, dtype="float64"),
+]
+
+
+@parametrize_with_checks(_CHECKED)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
