@@ -27,6 +27,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ._base import (
+    all_finite,
     check_generator,
     check_n_samples,
     check_params,
@@ -267,7 +268,7 @@ def make_multitask(names, n_samples, *, rule_inputs="onehot", context_steps=30, 
         periods = {p: v[order] for p, v in periods.items()}
         meta = {key: v[order] for key, v in meta.items()}
     for key, arr in (("X", X), ("y", y)):
-        if not np.all(np.isfinite(arr)):
+        if not all_finite(arr):
             raise ValueError(f"composed {key} has non-finite values")
     return Bunch(
         X=X,

@@ -1,4 +1,4 @@
-"""One figure per trial: inputs, targets and mask over time, with the periods shaded."""
+"""One figure per trial: inputs, targets, mask and periods over time."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ def plot_trial(bunch, i=0, *, y_pred=None, figsize=(8, 6)):
     Returns
     -------
     fig : matplotlib.figure.Figure
-        Three stacked axes (inputs, targets, mask) sharing the time axis; not attached to
-        pyplot, so it works under any backend (save with ``fig.savefig``).
+        Four stacked axes sharing the time axis: inputs, targets, mask and the trial's periods
+        (one bar per period; absent ones are left out). Not attached to pyplot, so it works
+        under any backend (save with ``fig.savefig``).
     """
     from matplotlib.figure import Figure
 
@@ -35,9 +36,12 @@ def plot_trial(bunch, i=0, *, y_pred=None, figsize=(8, 6)):
     name = bunch.task_names[int(bunch.task_ids[i])]
     steps = np.arange(bunch.X.shape[1])
 
+    present = [(p, (int(v[i, 0]), int(v[i, 1]))) for p, v in bunch.periods.items()
+               if v[i, 0] >= 0 and v[i, 1] > v[i, 0]]
+    present.sort(key=lambda item: item[1])
     fig = Figure(figsize=figsize, layout="constrained")
-    ax_in, ax_out, ax_mask = fig.subplots(3, 1, sharex=True,
-                                          gridspec_kw={"height_ratios": [3, 3, 1]})
+    ax_in, ax_out, ax_mask, ax_per = fig.subplots(
+        4, 1, sharex=True, gridspec_kw={"height_ratios": [3, 3, 1, 0.35 * max(len(present), 1)]})
     for c in range(bunch.X.shape[2]):
         ax_in.plot(steps, bunch.X[i, :, c], lw=1, label=f"in {c}")
     for c in range(bunch.y.shape[2]):
@@ -48,20 +52,19 @@ def plot_trial(bunch, i=0, *, y_pred=None, figsize=(8, 6)):
     ax_mask.fill_between(steps, bunch.mask[i], step="mid", alpha=0.4)
     ax_mask.set_ylim(0, max(1.0, float(bunch.mask[i].max())) * 1.1)
 
-    shades = ["0.92", "0.82"]
-    for k, (p, value) in enumerate(bunch.periods.items()):
-        start, stop = (int(v) for v in value[i])
-        if start < 0 or stop <= start:
-            continue
+    # Periods may overlap (e.g. a pulse inside an interval): one row each.
+    for row, (p, (start, stop)) in enumerate(present):
+        ax_per.broken_barh([(start - 0.5, stop - start)], (row - 0.4, 0.8), color=f"C{row}")
         for ax in (ax_in, ax_out, ax_mask):
-            ax.axvspan(start - 0.5, stop - 0.5, color=shades[k % 2], zorder=0, lw=0)
-        ax_in.text((start + stop) / 2 - 0.5, 1.0, p, transform=ax_in.get_xaxis_transform(),
-                   ha="center", va="bottom", fontsize=8)
+            ax.vlines(start - 0.5, 0, 1, transform=ax.get_xaxis_transform(), color="0.7",
+                      lw=0.6, zorder=0)
+    ax_per.set_yticks(range(len(present)), [p for p, _ in present], fontsize=8)
+    ax_per.set_ylim(len(present) - 0.5, -0.5)
 
     ax_in.set_ylabel("inputs")
     ax_out.set_ylabel("targets")
     ax_mask.set_ylabel("mask")
-    ax_mask.set_xlabel("time step")
+    ax_per.set_xlabel("time step")
     if bunch.X.shape[2] <= 10:
         ax_in.legend(loc="upper right", fontsize=7, ncol=2)
     if bunch.y.shape[2] <= 10:

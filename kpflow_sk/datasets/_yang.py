@@ -96,7 +96,7 @@ SIGMA_X = 0.01
 TAU_MS = 100.0
 #: The largest dt (ms) at which every drawn epoch still lasts at least one step.
 MAX_DT = 100.0
-#: Box-Muller pairs drawn per chunk (two float32 buffers of 1 MiB).
+#: Box-Muller pairs drawn per chunk (three float32 scratch rows of 1 MiB).
 _NORMAL_CHUNK = 1 << 18
 
 DM_COHERENCES = (0.01, 0.02, 0.04, 0.08)
@@ -468,40 +468,52 @@ def _draw_steps(dist, rng, size, dt):
     return np.floor(np.asarray(ms) / dt + 1e-9).astype(np.int64)
 
 
-def _standard_normal(rng, shape, scale=1.0):
-    """float32 N(0, scale^2) samples of ``shape`` by the Box-Muller transform.
+def _normal_into(out, rng, scale, scratch):
+    """Fill the flat float32 array ``out`` with N(0, scale^2) samples (Box-Muller transform).
 
-    Exact Gaussian up to float32 rounding (uniforms on a 2**-24 grid, so ``|z| <= 5.8``).
+    Exact Gaussian up to float32 rounding (uniforms on a 2**-24 grid, so ``|z| <= 5.8 scale``).
     Numpy's float32 ziggurat costs about 3x more per sample on our CPUs, and drawing the input
-    noise dominates the cost of a data set. Worked in chunks that stay in cache.
+    noise dominates the cost of a data set. Works in chunks through the preallocated
+    ``scratch`` (3, chunk) so that nothing is allocated per chunk.
     """
-    size = int(np.prod(shape))
+    size = out.size
     half = (size + 1) // 2
-    flat = np.empty(2 * half, dtype=np.float32)
-    for lo in range(0, half, _NORMAL_CHUNK):
-        hi = min(lo + _NORMAL_CHUNK, half)
-        radius = rng.random(hi - lo, dtype=np.float32)
-        phase = rng.random(hi - lo, dtype=np.float32)
+    chunk = scratch.shape[1]
+    for lo in range(0, half, chunk):
+        k = min(chunk, half - lo)
+        radius, phase, work = scratch[0, :k], scratch[1, :k], scratch[2, :k]
+        rng.random(out=radius, dtype=np.float32)
+        rng.random(out=phase, dtype=np.float32)
         np.subtract(np.float32(1.0), radius, out=radius)      # (0, 1]: log is finite
         np.log(radius, out=radius)
         radius *= np.float32(-2.0)
         np.sqrt(radius, out=radius)
         radius *= np.float32(scale)
         phase *= np.float32(2 * np.pi)
-        np.multiply(radius, np.cos(phase), out=flat[lo:hi])
-        np.multiply(radius, np.sin(phase), out=flat[half + lo:half + hi])
-    return flat[:size].reshape(shape)
+        np.cos(phase, out=work)
+        np.multiply(radius, work, out=out[lo:lo + k])
+        np.sin(phase, out=work)
+        n_sin = min(k, size - half - lo)                       # one short when size is odd
+        np.multiply(radius[:n_sin], work[:n_sin], out=out[half + lo:half + lo + n_sin])
 
 
 def _fill_noise(X, end, rng, sigma):
     """Write N(0, sigma^2) noise into steps ``[0, end[i])`` of each trial ``i`` of ``X``.
 
     Trials of equal length are filled by one draw (one draw per distinct length, at most T of
-    them): no normal is drawn for padding and no (n, T, d) temporary is made.
+    them): no normal is drawn for padding, padded steps are never written, and the only
+    temporaries are one buffer for the largest group and the Box-Muller scratch.
     """
-    for length in np.unique(end):
-        rows = np.flatnonzero(end == length)
-        X[rows, :length] = _standard_normal(rng, (rows.size, int(length), X.shape[2]), sigma)
+    d = X.shape[2]
+    lengths = np.unique(end)
+    groups = [np.flatnonzero(end == length) for length in lengths]
+    largest = max(rows.size * int(length) for rows, length in zip(groups, lengths)) * d
+    buffer = np.empty(largest, dtype=np.float32)
+    scratch = np.empty((3, _NORMAL_CHUNK), dtype=np.float32)
+    for length, rows in zip(lengths, groups):
+        noise = buffer[:rows.size * int(length) * d]
+        _normal_into(noise, rng, sigma, scratch)
+        X[rows, :length] = noise.reshape(rows.size, int(length), d)
 
 
 def generate_yang(name, n_samples, rng, **params):
@@ -517,10 +529,10 @@ def generate_yang(name, n_samples, rng, **params):
     dt : float, default 20
         Step in ms, at most 100.
     n_eachring : int, default 32
-        Units per ring (input rings and the response ring).
-    noise : bool or float, default True
-        ``sigma_x`` of the input noise: True = 0.01 (the paper), False = none, a float = that
-        value. The per-step sd is ``sqrt(2 / alpha) sigma_x`` with ``alpha = dt / tau``.
+        Units per ring (input rings and the response ring), >= 3.
+    noise : bool, float or None, default True
+        ``sigma_x`` of the input noise: True = 0.01 (the paper), False or None = none, a float
+        >= 0 = that value. The per-step sd is ``sqrt(2 / alpha) sigma_x`` with ``alpha = dt / tau``.
     tau : float, default 100
         Network time constant (ms), only used to scale the noise.
     timing : {"per_trial", "per_batch"}, default "per_trial"
@@ -567,8 +579,12 @@ def generate_yang(name, n_samples, rng, **params):
     X = np.zeros((n, T, d_in), dtype=np.float32)
     if cfg.sigma > 0:
         _fill_noise(X, end, rng, cfg.sigma)
-    X[:, :, 0] += t < trials.fix_in_stop[:, None]
-    X[:, :, 1 + 2 * m + RULES.index(name)] += valid
+    # Signals are written by index on the steps they occupy, so that padded steps are never
+    # touched (their pages stay unmapped zeros until read).
+    rows, steps = np.nonzero(t < trials.fix_in_stop[:, None])
+    X[rows, steps, 0] += np.float32(1.0)
+    rows, steps = np.nonzero(valid)
+    X[rows, steps, 1 + 2 * m + RULES.index(name)] += np.float32(1.0)
     for on_start, on_stop, amplitude in trials.stimuli:
         # Stimuli cover a fraction of the steps: index those rows instead of broadcasting
         # over (n, T, 2 m).

@@ -361,17 +361,23 @@ class BaseRecurrentEstimator(BaseEstimator):
                 "sequence-to-sequence targets (3-D y, or per-step labels for a classifier); "
                 f"got y of shape {np.shape(targets)} read out at the last step")
         task_ids = check_task_ids(task_ids, n)
-        weight = self._combine_weights(sw, mask)
+        weight = self._combine_weights(sw, mask, seq2seq, T)
         if weight is not None and not np.any(weight > 0):
             raise ValueError("mask and sample_weight together give zero weight to every loss "
                              "term; at least one entry needs a non-zero weight")
         return X3, targets, weight, task_ids, seq2seq
 
     @staticmethod
-    def _combine_weights(sw, mask):
-        if mask is None:
+    def _combine_weights(sw, mask, seq2seq, T):
+        """Loss weights: (n,) for sequence-to-one, (n, T) = sample weight x mask for
+        sequence-to-sequence targets; None when both are None."""
+        if mask is None and sw is None:
+            return None
+        if not seq2seq:
             return sw
-        return mask if sw is None else sw[:, None] * mask
+        if mask is None:
+            return np.ascontiguousarray(np.repeat(sw[:, None], T, axis=1))
+        return mask if sw is None else np.ascontiguousarray(sw[:, None] * mask)
 
     def _check_X_predict(self, X):
         check_is_fitted(self)
@@ -545,14 +551,17 @@ class BaseRecurrentEstimator(BaseEstimator):
                     total = total + loss * bw
                     denom = denom + bw
                 epoch_loss = float(total) / max(float(denom), 1e-300)
-                if not math.isfinite(epoch_loss):
+                # the last step of an epoch can blow the weights up with a finite loss
+                finite_weights = bool(torch.stack(
+                    [torch.isfinite(p).all() for p in module.parameters()]).all())
+                if not (math.isfinite(epoch_loss) and finite_weights):
                     module.load_state_dict(last_good)
                     self._optimizer = None
                     warnings.warn(
-                        f"Non-finite training loss ({epoch_loss}) at iteration {it}; "
-                        f"training stopped and the weights of iteration {it - 1} (the last "
-                        "with a finite loss) were restored. Lower learning_rate or set "
-                        "grad_clip.", ConvergenceWarning, stacklevel=4)
+                        f"Non-finite training loss or weights at iteration {it} (loss="
+                        f"{epoch_loss}); training stopped and the weights of iteration "
+                        f"{it - 1} (the last finite ones) were restored. Lower "
+                        "learning_rate or set grad_clip.", ConvergenceWarning, stacklevel=4)
                     converged = True
                     break
                 self.n_iter_ = it

@@ -213,4 +213,4 @@ class RecurrentClassifier(ClassifierMixin, TransformerMixin, BaseRecurrentEstima
         ok = encoded < len(self.classes_)
         ok[ok] = self.classes_[encoded[ok]] == y[ok]
         encoded = np.where(ok, encoded, -1)
-        return self._score_arrays(X3, encoded, self._combine_weights(sw, mask))
+        return self._score_arrays(X3, encoded, self._combine_weights(sw, mask, self._seq2seq, T))

@@ -146,7 +146,7 @@ class RecurrentRegressor(RegressorMixin, TransformerMixin, BaseRecurrentEstimato
 
     def _validate_targets(self, y, X3, x_ndim, *, reset, classes=None):
         n, T, _ = X3.shape
-        y = check_array(y, dtype=[np.float64, np.float32], ensure_2d=False, allow_nd=True,
+        y = check_array(y, dtype="numeric", ensure_2d=False, allow_nd=True,
                         ensure_min_samples=0, input_name="y")
         check_n_samples(n, y, "y")
         if y.ndim == 3:
@@ -247,4 +247,4 @@ class RecurrentRegressor(RegressorMixin, TransformerMixin, BaseRecurrentEstimato
             raise ValueError(
                 f"y of shape {np.shape(y)} does not match the target layout seen in fit "
                 f"({'sequence-to-sequence' if self._seq2seq else 'sequence-to-one'})")
-        return self._score_arrays(X3, target, self._combine_weights(sw, mask))
+        return self._score_arrays(X3, target, self._combine_weights(sw, mask, self._seq2seq, T))

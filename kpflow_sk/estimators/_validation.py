@@ -31,7 +31,7 @@ def check_X(X, *, dtype, name="X"):
     """
     # check_array gives scikit-learn's standard messages for 1-D input ("Reshape your
     # data"), empty input, complex data, strings, NaN and inf.
-    X = check_array(X, dtype=[np.float64, np.float32], allow_nd=True, ensure_2d=True,
+    X = check_array(X, dtype="numeric", allow_nd=True, ensure_2d=True,
                     ensure_min_samples=1, ensure_min_features=1, input_name=name)
     if X.ndim > 3:
         raise ValueError(
@@ -91,7 +91,7 @@ def check_mask(mask, n, T, dtype):
     """Per-step loss weights of shape (n, T): numeric, finite, non-negative."""
     if mask is None:
         return None
-    mask = check_array(mask, dtype=[np.float64, np.float32], ensure_2d=False, allow_nd=True,
+    mask = check_array(mask, dtype="numeric", ensure_2d=False, allow_nd=True,
                        ensure_min_samples=0, input_name="mask")
     if mask.shape != (n, T):
         raise ValueError(

@@ -38,8 +38,13 @@ class Moments:
 
 
 def auto_block_size(n_vectors):
-    """Block size for a Krylov space of ``n_vectors``: about 6 steps, blocks of 1 to 32."""
-    return max(1, min(32, n_vectors // 6))
+    """Block size for a Krylov space of ``n_vectors``: about 12 steps, blocks of 1 to 32.
+
+    Deeper Krylov spaces converge faster per application (blocks of 1-2 beat 4 on decaying
+    spectra at a budget of 30); wider blocks use the device better. Twelve steps is the
+    compromise.
+    """
+    return max(1, min(32, n_vectors // 12))
 
 
 def krylov_moments(G, budget, generator, *, square=False, block_size=None,
@@ -127,7 +132,7 @@ def hutchpp_trace(op, n_applications=30, *, random_state=None, gram=False, exact
         Hutchinson probes. Both unbiased; the Krylov sketch is far more accurate on
         decaying spectra.
     block_size : int, optional
-        Krylov block width (probes per operator call); default about budget / 6, at most 32.
+        Krylov block width (probes per operator call); default about budget / 15, at most 32.
 
     Returns
     -------

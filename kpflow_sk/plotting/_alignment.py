@@ -77,5 +77,5 @@ def plot_task_alignment(matrix, task_names, *, ax=None, annotate=True,
                     # white on the saturated ends of the colormap, black in the pale middle
                     ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=fontsize,
                             color="white" if abs(v) > 0.6 else "black")
-    fig.colorbar(im, ax=ax, label="cos(dz_i, dz_j)", shrink=0.85)
+    fig.colorbar(im, ax=ax, label=r"$\cos(dz_i, dz_j)$", shrink=0.85)
     return fig

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from ._base import as_array, figure_and_axes
 from ._training import OPERATOR_COLORS, OPERATOR_LABELS
@@ -56,8 +57,9 @@ def plot_spectra(spectra, *, normalize=True, ax=None, figsize=(5, 3.8)):
         ax.plot(idx, lam, marker="." if lam.size <= 50 else None,
                 color=OPERATOR_COLORS.get(name), label=OPERATOR_LABELS.get(name, str(name)))
     ax.set_yscale("log")
-    ax.set_xlabel("eigenvalue index i")
-    ax.set_ylabel("λ_i / λ_1" if normalize else "eigenvalue λ_i")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("eigenvalue index $i$")
+    ax.set_ylabel(r"$\lambda_i / \lambda_1$" if normalize else r"eigenvalue $\lambda_i$")
     ax.set_title("Operator spectra")
     ax.legend(loc="upper right", fontsize=8)
     return fig

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.ticker import FuncFormatter
 
 from ._base import figure_and_axes
 
@@ -48,7 +49,20 @@ def _positive(y):
     return np.where(y > 0, y, np.nan)
 
 
-def plot_training(history, *, ax=None, figsize=(10, 3.8)):
+def _readable_log_ticks(ax, y):
+    """Plain tick labels on a log y axis spanning less than a decade.
+
+    Over such a range only minor ticks fall inside and matplotlib labels them as
+    ``7.9 x 10^0``; ``7.9`` reads better.
+    """
+    y = y[np.isfinite(y)]
+    if y.size and y.max() < 10 * y.min():
+        fmt = FuncFormatter(lambda v, _: f"{v:.3g}")
+        ax.yaxis.set_major_formatter(fmt)
+        ax.yaxis.set_minor_formatter(fmt)
+
+
+def plot_training(history, *, ax=None, rank_scale="auto", figsize=(10, 3.8)):
     """Loss and effective ranks of K, P and Theta over training.
 
     Parameters
@@ -63,6 +77,9 @@ def plot_training(history, *, ax=None, figsize=(10, 3.8)):
         are ignored.
     ax : sequence of two matplotlib.axes.Axes, optional
         Axes for the loss and rank panels; a new Figure when None.
+    rank_scale : {"auto", "linear", "log"}, default="auto"
+        y scale of the rank panel; ``"auto"`` is log when the plotted ranks span more than
+        a factor 20 (e.g. P on the whole space next to K on the time axis), else linear.
     figsize : tuple of float, default=(10, 3.8)
         Size of the new Figure (ignored when ``ax`` is given).
 
@@ -76,8 +93,10 @@ def plot_training(history, *, ax=None, figsize=(10, 3.8)):
     Raises
     ------
     ValueError
-        If ``history`` is empty or lacks a required field.
+        If ``history`` is empty or lacks a required field, or ``rank_scale`` is unknown.
     """
+    if rank_scale not in ("auto", "linear", "log"):
+        raise ValueError(f"rank_scale must be 'auto', 'linear' or 'log', got {rank_scale!r}")
     cols = _columns(history)
     fig, (ax_loss, ax_rank) = figure_and_axes(ax, n=2, figsize=figsize)
     it = cols["iteration"]
@@ -87,6 +106,8 @@ def plot_training(history, *, ax=None, figsize=(10, 3.8)):
         ax_loss.plot(it, _positive(cols["train_loss"]), color="0.55", lw=1,
                      label="train loss")
     ax_loss.set_yscale("log")
+    losses = [cols["loss"]] + ([cols["train_loss"]] if "train_loss" in cols else [])
+    _readable_log_ticks(ax_loss, _positive(np.concatenate(losses)))
     ax_loss.set_xlabel("iteration")
     ax_loss.set_ylabel("loss")
     ax_loss.set_title("Loss")
@@ -99,6 +120,16 @@ def plot_training(history, *, ax=None, figsize=(10, 3.8)):
         if time_key in cols and np.isfinite(cols[time_key]).any():
             ax_rank.plot(it, cols[time_key], color=color, ls="--",
                          label=f"{label} (time axis)")
+    ranks = _positive(np.concatenate([line.get_ydata() for line in ax_rank.lines])
+                      .astype(float))
+    ranks = ranks[np.isfinite(ranks)]
+    if rank_scale == "auto":
+        rank_scale = "log" if ranks.size and ranks.max() > 20 * ranks.min() else "linear"
+    ax_rank.set_yscale(rank_scale)
+    if rank_scale == "log":
+        # ranks are counts: label ticks 3, 10, 300 rather than 10^0.5, 10^1, ...
+        ax_rank.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+        _readable_log_ticks(ax_rank, ranks)
     ax_rank.set_xlabel("iteration")
     ax_rank.set_ylabel("effective rank")
     title = "Effective rank of K, P, Θ"
@@ -106,5 +137,7 @@ def plot_training(history, *, ax=None, figsize=(10, 3.8)):
         last = cols["collapse_dim"][np.isfinite(cols["collapse_dim"])][-1]
         title += f" (collapse dim {last:.3g})"
     ax_rank.set_title(title)
-    ax_rank.legend(loc="best", fontsize=8, ncol=2)
+    # outside the axes: with up to six lines spread over the range, any inside spot hides one
+    ax_rank.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8,
+                   borderaxespad=0.0)
     return fig

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from kpflow_sk.datasets import get_task, list_tasks, make_task, score_task
-from kpflow_sk.datasets._base import period_mask
+from kpflow_sk.datasets import TASKS, TaskSpec, get_task, list_tasks, make_task, score_task
+from kpflow_sk.datasets._base import all_finite, period_mask
 
 N = 6
 
@@ -53,6 +53,14 @@ def test_response_period_is_scored(task):
     resp = b.periods["response"]
     assert np.all(resp[:, 1] > resp[:, 0])
     assert np.all(b.mask[np.arange(N), resp[:, 1] - 1] > 0)
+
+
+@pytest.mark.parametrize("name", [n for n in list_tasks() if get_task(n).family != "yang19"])
+def test_mask_covers_whole_response_period(name):
+    # (Yang's cost mask has a deliberate 100 ms grace period at response onset: see test_yang.)
+    b = make_task(name, N, random_state=0)
+    inside = period_mask(b.periods["response"], b.X.shape[1])
+    assert np.all(b.mask[inside] > 0)
 
 
 def test_same_seed_same_arrays_different_seed_differs(task):
@@ -116,3 +124,24 @@ def test_period_mask_matches_loop():
         for t in range(6):
             want[i, t] = a <= t < b
     np.testing.assert_array_equal(got, want)
+
+
+def test_all_finite():
+    a = np.ones((3, 4), np.float32)
+    assert all_finite(a)
+    assert all_finite(np.full(10, 3e38, np.float32))     # the sum overflows, entries do not
+    for bad in (np.nan, np.inf, -np.inf):
+        a[1, 2] = bad
+        assert not all_finite(a)
+
+
+def test_non_finite_generator_output_is_rejected(monkeypatch):
+    def generate(n_samples, rng):
+        X = np.zeros((n_samples, 2, 1))
+        X[0, 1, 0] = np.nan
+        return {"X": X, "y": np.zeros((n_samples, 2, 1)), "mask": np.ones((n_samples, 2)),
+                "periods": {"response": np.tile([[0, 2]], (n_samples, 1))}, "meta": {}}
+
+    monkeypatch.setitem(TASKS, "broken", TaskSpec("broken", "test", generate, lambda *a: 0.0))
+    with pytest.raises(ValueError, match="'broken' produced non-finite values in X"):
+        make_task("broken", 2)

@@ -1,0 +1,40 @@
+"""Figures of a fit and its KPFlow analysis, and the report folder that collects them.
+
+Every function returns a ``matplotlib.figure.Figure`` built without pyplot (no global
+state, no window, any backend); save it with ``fig.savefig``. Most accept an ``ax`` to draw
+into an existing figure.
+
+>>> import numpy as np
+>>> from kpflow_sk.plotting import plot_spectra
+>>> fig = plot_spectra({"K": np.array([4.0, 1.0, 0.1]), "Theta": np.array([2.0, 0.5])})
+>>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+['K', 'Θ']
+
+- :func:`plot_training` — loss and effective ranks of K, P, Θ over training
+  (``est.kp_history_``).
+- :func:`plot_spectra` — leading eigenvalues of operators (``D.spectrum``).
+- :func:`plot_task_alignment` — heatmap of ``est.task_alignment_``.
+- :func:`plot_trajectories_pca` — hidden trajectories in PC space, coloured by condition.
+- :func:`plot_trial` — one trial of a dataset (from :mod:`kpflow_sk.datasets`).
+- :func:`write_report` — PNGs, ``results.json`` and a self-contained ``report.html``.
+"""
+
+from kpflow_sk.datasets import plot_trial
+
+from ._alignment import plot_task_alignment
+from ._report import to_jsonable, write_report
+from ._spectra import plot_spectra
+from ._training import OPERATOR_COLORS, OPERATOR_LABELS, plot_training
+from ._trajectories import plot_trajectories_pca
+
+__all__ = [
+    "plot_training",
+    "plot_spectra",
+    "plot_task_alignment",
+    "plot_trajectories_pca",
+    "plot_trial",
+    "write_report",
+    "to_jsonable",
+    "OPERATOR_LABELS",
+    "OPERATOR_COLORS",
+]
