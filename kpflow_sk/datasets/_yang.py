@@ -14,6 +14,11 @@ Channels, with ``m = n_eachring`` (32 by default):
 - targets (``1 + m``): every output 0.05; fixation output 0.8 before the response epoch (the
   whole trial on no-go trials); in the response epoch the ring is ``0.05 + 0.8 exp(-d^2 / 2)``
   centred on the response angle.
+- stimuli: strength 1 in the Go/Anti and matching families. fdgo/fdanti: on from stim1 onset
+  to the end; reactgo/reactanti: from go onset to the end (fixation input stays on);
+  delaygo/delayanti: stim1 only. Decision making: both stimuli in stim1 (dm, contextdm,
+  multidm) or one each in stim1 and stim2 (delayed variants), off during the delays and go1.
+  Matching: stim1 in stim1, stim2 from go1 onset to the end; fixation input stays on.
 - mask (per trial and step): 0 for the first 100 ms, 1 from there to response onset, 0 for a
   100 ms grace period after response onset, 5 from then to the end of the trial. The code's
   cost mask is per (step, trial, channel) with the fixation column doubled; that per-channel
@@ -161,7 +166,7 @@ class _YangTask:
     epochs: tuple
     build: Callable        # build(rng, n, size, bounds, cfg) -> _Trials
     description: str
-    dm_coherences: tuple = ()   # non-empty for the decision-making family (easy_task applies)
+    has_coherences: bool = False   # decision-making family: takes easy_task
 
 
 # ----------------------------------------------------------------------------------------------
@@ -372,28 +377,28 @@ _SPECS = (
     _YangTask("delayanti", _DELAYGO_EPOCHS, _go_family(True, "stim1"),
               "remember the stimulus, respond opposite it after a delay"),
     _YangTask("dm1", _DM_EPOCHS, _dm_family(1, False),
-              "report the stronger of two simultaneous stimuli on ring 1", DM_COHERENCES),
+              "report the stronger of two simultaneous stimuli on ring 1", True),
     _YangTask("dm2", _DM_EPOCHS, _dm_family(2, False),
-              "report the stronger of two simultaneous stimuli on ring 2", DM_COHERENCES),
+              "report the stronger of two simultaneous stimuli on ring 2", True),
     _YangTask("contextdm1", _DM_EPOCHS, _dm_family("context1", False),
-              "report the stronger stimulus on ring 1, ignoring ring 2", DM_COHERENCES),
+              "report the stronger stimulus on ring 1, ignoring ring 2", True),
     _YangTask("contextdm2", _DM_EPOCHS, _dm_family("context2", False),
-              "report the stronger stimulus on ring 2, ignoring ring 1", DM_COHERENCES),
+              "report the stronger stimulus on ring 2, ignoring ring 1", True),
     _YangTask("multidm", _DM_EPOCHS, _dm_family("multi", False),
-              "report the stimulus stronger summed over both rings", DM_COHERENCES),
+              "report the stimulus stronger summed over both rings", True),
     _YangTask("delaydm1", _DELAYDM_EPOCHS, _dm_family(1, True),
-              "report the stronger of two sequential stimuli on ring 1", DELAY_DM_COHERENCES),
+              "report the stronger of two sequential stimuli on ring 1", True),
     _YangTask("delaydm2", _DELAYDM_EPOCHS, _dm_family(2, True),
-              "report the stronger of two sequential stimuli on ring 2", DELAY_DM_COHERENCES),
+              "report the stronger of two sequential stimuli on ring 2", True),
     _YangTask("contextdelaydm1", _DELAYDM_EPOCHS, _dm_family("context1", True),
               "report the stronger of two sequential stimuli on ring 1, ignoring ring 2",
-              DELAY_DM_COHERENCES),
+              True),
     _YangTask("contextdelaydm2", _DELAYDM_EPOCHS, _dm_family("context2", True),
               "report the stronger of two sequential stimuli on ring 2, ignoring ring 1",
-              DELAY_DM_COHERENCES),
+              True),
     _YangTask("multidelaydm", _DELAYDM_EPOCHS, _dm_family("multi", True),
               "report the sequential stimulus stronger summed over both rings",
-              DELAY_DM_COHERENCES),
+              True),
     _YangTask("dmsgo", _DMS_EPOCHS, _match_family(False, True),
               "respond at the second stimulus if it matches the first, else keep fixating"),
     _YangTask("dmsnogo", _DMS_EPOCHS, _match_family(False, False),
@@ -409,7 +414,7 @@ assert tuple(_BY_NAME) == RULES
 
 def _defaults(task):
     defaults = dict(_COMMON_DEFAULTS)
-    if task.dm_coherences:
+    if task.has_coherences:
         defaults["easy_task"] = False
     defaults.update({f"{epoch}_ms": None for epoch, _ in task.epochs})
     return defaults

@@ -21,7 +21,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import InvalidParameterError, Interval, StrOptions
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from kpflow_sk.cells import CELLS, NONLINEARITIES, Cell, get_cell
@@ -688,7 +688,7 @@ class BaseRecurrentEstimator(BaseEstimator):
         """
         check_is_fitted(self)
         X3, targets, weight, task_ids, _ = self._check_fit_inputs(
-            X, y, task_ids, sample_weight, mask, reset=False, classes=getattr(self, "classes_", None))
+            X, y, task_ids, sample_weight, mask, reset=False)
         return self._decomposition(X3, targets, weight, task_ids)
 
     def _analysis_batch_decomposition(self):

@@ -3,13 +3,12 @@
 import numpy as np
 import pytest
 import sklearn
+from _helpers import label_data, seq_data
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from kpflow_sk.estimators import RecurrentClassifier, RecurrentRegressor
-
-from _helpers import label_data, seq_data
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 import torch
+from _helpers import seq_data, state_dict_equal
 from sklearn.exceptions import ConvergenceWarning
 
 from kpflow_sk.estimators import RecurrentClassifier, RecurrentRegressor
-
-from _helpers import seq_data, state_dict_equal
 
 pytestmark = pytest.mark.filterwarnings("ignore:Maximum iterations")
 
@@ -37,7 +36,8 @@ KW = dict(hidden_size=4, max_iter=6, learning_rate=1e-2, random_state=0, device=
 def test_non_finite_loss_stops_and_restores_last_finite_weights():
     X, y = seq_data(n=10, T=4)
     est = _Faulty(**KW)
-    with pytest.warns(ConvergenceWarning, match="Non-finite training loss or weights at iteration 3"):
+    msg = "Non-finite training loss or weights at iteration 3"
+    with pytest.warns(ConvergenceWarning, match=msg):
         est.fit(X, y)
     ref = RecurrentRegressor(**{**KW, "max_iter": 2}).fit(X, y)
     assert est.n_iter_ == 2 and len(est.loss_curve_) == 2

@@ -6,12 +6,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from _helpers import label_data, seq_data, state_dict_equal
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 
 from kpflow_sk.estimators import RecurrentClassifier, RecurrentRegressor
-
-from _helpers import label_data, seq_data, state_dict_equal
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

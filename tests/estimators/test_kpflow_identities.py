@@ -193,3 +193,18 @@ def test_decompose_on_new_data():
     X2 = X[:3]
     D2 = est.decompose(X2, y[:3])
     assert D2.Z.shape == (3, T, H) and D2.task_alignment() is None
+
+
+@pytest.mark.parametrize("case", ["gru", "leaky_rnn"])
+def test_estimator_sgd_step_moves_Z_by_eta_dz(case):
+    """The estimator's own training step (plain SGD, full batch) realises eta * dz."""
+    X, y, mask, sw, tasks = _data()
+    eta = 1e-4
+    kw = dict(hidden_size=H, optimizer="sgd", learning_rate=eta, batch_size=B,
+              random_state=0, device="cpu", dtype="float64", kp_n_trials=B, **CASES[case])
+    fit = dict(task_ids=tasks, sample_weight=sw, mask=mask)
+    before = RecurrentRegressor(max_iter=2, **kw).fit(X, y, **fit)
+    after = RecurrentRegressor(max_iter=3, **kw).fit(X, y, **fit)
+    dZ = torch.from_numpy(after.transform(X) - before.transform(X))
+    dz = before.kp_decompose_.dz
+    assert float((dZ - eta * dz).norm() / (eta * dz.norm())) < 1e-3

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from _helpers import seq_data
 
 from kpflow_sk.cells import get_cell, rollout
 from kpflow_sk.estimators import (
@@ -11,8 +12,6 @@ from kpflow_sk.estimators import (
     UnrolledRecurrentNetwork,
 )
 from kpflow_sk.estimators._module import build_network
-
-from _helpers import seq_data
 
 
 @pytest.mark.parametrize("name, options", [("gru", {}), ("rnn", {"nonlinearity": "tanh"}),

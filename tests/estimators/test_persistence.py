@@ -7,11 +7,10 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from _helpers import label_data, seq_data
 from sklearn.base import clone
 
 from kpflow_sk.estimators import RecurrentClassifier, RecurrentRegressor
-
-from _helpers import label_data, seq_data
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

@@ -4,10 +4,9 @@ import re
 
 import numpy as np
 import pytest
+from _helpers import label_data, seq_data
 
 from kpflow_sk.estimators import RecurrentClassifier, RecurrentRegressor
-
-from _helpers import label_data, seq_data
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
