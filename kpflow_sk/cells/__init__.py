@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import inspect
 
-from kpflow_sk.cells._base import Cell
+from kpflow_sk.cells._base import AffineCell, Cell
 from kpflow_sk.cells._gru import GRUCell
 from kpflow_sk.cells._leaky_rnn import LeakyRNNCell
 from kpflow_sk.cells._linearization import (
+    AffineMap,
+    AffineParameterLinearization,
     AutodiffLinearization,
+    AutodiffParameterLinearization,
     FactoredLinearization,
     MaterializedLinearization,
+    ParameterLinearization,
     StateLinearization,
 )
 from kpflow_sk.cells._node import NeuralODECell
@@ -28,7 +32,8 @@ from kpflow_sk.cells._rollout import rollout
 __all__ = [
     "CELLS", "Cell", "RNNCell", "LeakyRNNCell", "GRUCell", "NeuralODECell", "get_cell",
     "rollout", "StateLinearization", "AutodiffLinearization", "FactoredLinearization",
-    "MaterializedLinearization", "NONLINEARITIES", "get_nonlinearity",
+    "MaterializedLinearization", "NONLINEARITIES", "get_nonlinearity", "AffineCell", "AffineMap",
+    "ParameterLinearization", "AutodiffParameterLinearization", "AffineParameterLinearization",
 ]
 
 #: registry of built-in cells

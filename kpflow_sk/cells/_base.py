@@ -11,9 +11,16 @@ import math
 
 import torch
 
-from kpflow_sk.cells._linearization import AutodiffLinearization, StateLinearization
+from kpflow_sk.cells._linearization import (
+    AffineParameterLinearization,
+    AutodiffLinearization,
+    AutodiffParameterLinearization,
+    FactoredLinearization,
+    ParameterLinearization,
+    StateLinearization,
+)
 
-__all__ = ["Cell"]
+__all__ = ["Cell", "AffineCell"]
 
 
 class Cell:
@@ -134,6 +141,13 @@ class Cell:
         """
         return AutodiffLinearization(self, params, z_prev, x, aux)
 
+    def parameter_linearization(self, params, z_prev, x, aux=None) -> ParameterLinearization:
+        """Parameter Jacobians ``dF/dtheta (z_{t-1}, x_t)`` at every (b, t), as an operator.
+
+        Default: ``torch.func`` jvp / one vjp over all (b, t) at once.
+        """
+        return AutodiffParameterLinearization(self, params, z_prev, x, aux)
+
     def state_jacobian(self, params, z_prev, x, aux=None):
         """Dense ``A_t`` at every (b, t) in one batched autodiff pass.
 
@@ -145,3 +159,27 @@ class Cell:
 
     def __repr__(self):
         return f"{type(self).__name__}(input_size={self.input_size}, hidden_size={self.hidden_size})"
+
+
+class AffineCell(Cell):
+    """A cell ``F = Phi(W_1 s_1 + b_1, ..., z)`` whose unit j reads only unit j of each gate.
+
+    Subclasses implement :meth:`affine_structure`; both linearizations then are analytic
+    (one GEMM per application), which the dense autograd tests check.
+    """
+
+    def affine_structure(self, params, z_prev, x):
+        """Return ``(maps, c)``: the :class:`AffineMap` list and the direct ``dF/dz`` diagonal.
+
+        The map whose source is ``z_prev`` must come first; ``c`` is a Tensor (B, T, H) or float.
+        """
+        raise NotImplementedError
+
+    def linearize(self, params, z_prev, x, aux=None):
+        maps, c = self.affine_structure(params, z_prev, x)
+        rec = maps[0]
+        return FactoredLinearization(params[rec.weight], rec.coef, c)
+
+    def parameter_linearization(self, params, z_prev, x, aux=None):
+        maps, _ = self.affine_structure(params, z_prev, x)
+        return AffineParameterLinearization(maps, tuple(z_prev.shape))

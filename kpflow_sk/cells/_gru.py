@@ -6,13 +6,13 @@ import math
 
 import torch
 
-from kpflow_sk.cells._base import Cell
-from kpflow_sk.cells._linearization import FactoredLinearization
+from kpflow_sk.cells._base import AffineCell
+from kpflow_sk.cells._linearization import AffineMap
 
 __all__ = ["GRUCell"]
 
 
-class GRUCell(Cell):
+class GRUCell(AffineCell):
     """``nn.GRU``'s cell; ``weight_ih``, ``weight_hh`` (3H, .), ``bias_ih``, ``bias_hh`` (3H,).
 
     Equations (PyTorch)::
@@ -55,10 +55,15 @@ class GRUCell(Cell):
         r, z, n, _ = self._gates(params, z_prev, x_t)
         return (1.0 - z) * n + z * z_prev
 
-    def linearize(self, params, z_prev, x, aux=None):
-        # dh'/dh = diag(d_r) W_hr + diag(d_z) W_hz + diag(d_n) W_hn + diag(z), with
-        # d_n = (1-z)(1-n^2) r, d_r = (1-z)(1-n^2) h_n r(1-r), d_z = (h-n) z(1-z)
+    def affine_structure(self, params, z_prev, x):
+        # With a_h = W_hh h + b_hh and a_i = W_ih x + b_ih (gate blocks r, z, n):
+        # dh'/da_r = (1-z)(1-n^2) h_n r(1-r) (both sides), dh'/da_z = (h-n) z(1-z) (both),
+        # dh'/da_h,n = (1-z)(1-n^2) r, dh'/da_i,n = (1-z)(1-n^2); direct dh'/dh = z.
         r, z, n, h_n = self._gates(params, z_prev, x)
         dn = (1.0 - z) * (1.0 - n * n)
-        D = torch.stack([dn * h_n * r * (1.0 - r), (z_prev - n) * z * (1.0 - z), dn * r], dim=2)
-        return FactoredLinearization(params["weight_hh"], D, z)
+        d_r = dn * h_n * r * (1.0 - r)
+        d_z = (z_prev - n) * z * (1.0 - z)
+        coef_h = torch.stack([d_r, d_z, dn * r], dim=2)
+        coef_i = torch.stack([d_r, d_z, dn], dim=2)
+        return [AffineMap("weight_hh", "bias_hh", z_prev, coef_h),
+                AffineMap("weight_ih", "bias_ih", x, coef_i)], z

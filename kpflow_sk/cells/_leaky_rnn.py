@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from kpflow_sk.cells._base import Cell
-from kpflow_sk.cells._linearization import FactoredLinearization
+from kpflow_sk.cells._base import AffineCell
+from kpflow_sk.cells._linearization import AffineMap
 from kpflow_sk.cells._nonlinearity import get_nonlinearity
 
 __all__ = ["LeakyRNNCell"]
 
 
-class LeakyRNNCell(Cell):
+class LeakyRNNCell(AffineCell):
     """Continuous-time rate RNN, one Euler step per observation.
 
     Parameters
@@ -42,7 +42,8 @@ class LeakyRNNCell(Cell):
         a = self._preactivation(params, z_prev, x_t)
         return (1.0 - self.alpha) * z_prev + self.alpha * self._phi(a)
 
-    def linearize(self, params, z_prev, x, aux=None):
-        # A_t = (1 - alpha) I + alpha diag(phi'(a_t)) W
-        d = self.alpha * self._dphi(self._preactivation(params, z_prev, x))
-        return FactoredLinearization(params["weight_hh"], d.unsqueeze(2), 1.0 - self.alpha)
+    def affine_structure(self, params, z_prev, x):
+        # F = (1 - alpha) z + alpha phi(W z + U x + b): dF/da = alpha phi'(a), dF/dz|direct = 1-alpha
+        d = (self.alpha * self._dphi(self._preactivation(params, z_prev, x))).unsqueeze(2)
+        return [AffineMap("weight_hh", "bias", z_prev, d),
+                AffineMap("weight_ih", None, x, d)], 1.0 - self.alpha

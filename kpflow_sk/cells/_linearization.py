@@ -188,3 +188,93 @@ class MaterializedLinearization(StateLinearization):
 
     def dense(self):
         return self.A
+
+
+# ---------------------------------------------------------------------- parameter Jacobians
+class ParameterLinearization:
+    """``dF/dtheta`` at every (b, t): ``jvp`` (tangent dict -> (k, B, T, H)) and ``vjp``."""
+
+    def jvp(self, tangents):
+        """tangents: dict name -> (k, *shape). Returns (k, B, T, H)."""
+        raise NotImplementedError
+
+    def vjp(self, U):
+        """U: (k, B, T, H). Returns dict name -> (k, *shape), summed over (b, t)."""
+        raise NotImplementedError
+
+
+class AutodiffParameterLinearization(ParameterLinearization):
+    """``dF/dtheta`` through ``torch.func`` (any cell); one vjp over all (b, t) at once."""
+
+    def __init__(self, cell, params, z_prev, x, aux=None):
+        B, T, H = z_prev.shape
+        zp, xx = z_prev.reshape(B * T, H), x.reshape(B * T, -1)
+        a = None if aux is None else aux.reshape(B * T, *aux.shape[2:])
+        self._f = lambda p: cell.step(p, zp, xx, a)
+        self.params, self.shape = params, (B, T, H)
+        self._vjp_fn = None
+
+    def jvp(self, tangents):
+        f, p = self._f, self.params
+        out = vmap(lambda tv: jvp(f, (p,), (tv,))[1])(tangents)
+        return out.reshape(out.shape[0], *self.shape)
+
+    def vjp(self, U):
+        if self._vjp_fn is None:
+            _, self._vjp_fn = vjp(self._f, self.params)
+        k = U.shape[0]
+        return vmap(lambda u: self._vjp_fn(u)[0])(U.reshape(k, -1, self.shape[2]))
+
+
+class AffineMap:
+    """One affine map ``a = W s + b`` feeding a cell's gates, with ``dF/da`` per gate block.
+
+    Parameters
+    ----------
+    weight, bias : str or None
+        Parameter names of W (m*H, S) and b (m*H,).
+    source : Tensor of shape (B, T, S)
+        What W multiplies (``z_{t-1}`` or ``x_t``).
+    coef : Tensor of shape (B, T, m, H)
+        ``dF_j / da_{g, j}``: F's unit j depends on gate block g of ``a`` only at unit j.
+    """
+
+    def __init__(self, weight, bias, source, coef):
+        self.weight, self.bias, self.source, self.coef = weight, bias, source, coef
+
+
+class AffineParameterLinearization(ParameterLinearization):
+    """Analytic ``dF/dtheta`` for cells ``F = Phi(W_1 s_1 + b_1, ..., z)`` with unit-wise Phi.
+
+    rnn, leaky_rnn and gru have this form. ``J v = sum_maps sum_g coef_g * (dW s + db)_g``
+    and ``J* u`` is one GEMM per map (``(coef * u)^T s``) — no per-probe autodiff graph.
+    Hand-written because it is several times faster than vmapped autodiff
+    (benchmarks/bench_operators.py).
+    """
+
+    def __init__(self, maps, shape):
+        self.maps, self.shape = maps, shape
+
+    def jvp(self, tangents):
+        out = 0.0
+        for mp in self.maps:
+            dW = tangents[mp.weight]                       # (k, mH, S)
+            a = torch.matmul(mp.source.unsqueeze(0).flatten(1, 2), dW.transpose(1, 2))
+            if mp.bias is not None:
+                a = a + tangents[mp.bias].unsqueeze(1)
+            k, m = a.shape[0], mp.coef.shape[2]
+            a = a.reshape(k, *self.shape[:2], m, -1)
+            out = out + (a * mp.coef).sum(3)
+        return out
+
+    def vjp(self, U):
+        grads = {}
+        k = U.shape[0]
+        for mp in self.maps:
+            delta = (U.unsqueeze(3) * mp.coef).flatten(3)                   # (k, B, T, mH)
+            delta = delta.flatten(1, 2)                                     # (k, N, mH)
+            src = mp.source.flatten(0, 1)                                   # (N, S)
+            grads[mp.weight] = grads.get(mp.weight, 0) + torch.matmul(delta.transpose(1, 2), src)
+            if mp.bias is not None:
+                grads[mp.bias] = grads.get(mp.bias, 0) + delta.sum(1)
+        return {n: g.reshape(k, *g.shape[1:]) for n, g in grads.items()}

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from kpflow_sk.cells._base import Cell
-from kpflow_sk.cells._linearization import FactoredLinearization
+from kpflow_sk.cells._base import AffineCell
+from kpflow_sk.cells._linearization import AffineMap
 from kpflow_sk.cells._nonlinearity import get_nonlinearity
 
 __all__ = ["RNNCell"]
 
 
-class RNNCell(Cell):
+class RNNCell(AffineCell):
     """Elman cell; parameters map 1:1 to ``torch.nn.RNN`` (``weight_ih_l0`` -> ``weight_ih``).
 
     Parameters
@@ -40,7 +40,8 @@ class RNNCell(Cell):
     def step(self, params, z_prev, x_t, aux=None):
         return self._phi(self._preactivation(params, z_prev, x_t))
 
-    def linearize(self, params, z_prev, x, aux=None):
-        # A_t = diag(phi'(a_t)) W_hh
-        d = self._dphi(self._preactivation(params, z_prev, x))
-        return FactoredLinearization(params["weight_hh"], d.unsqueeze(2), 0.0)
+    def affine_structure(self, params, z_prev, x):
+        # F = phi(a), a = W_hh z + b_hh + W_ih x + b_ih: dF/da = phi'(a) for both maps
+        d = self._dphi(self._preactivation(params, z_prev, x)).unsqueeze(2)
+        return [AffineMap("weight_hh", "bias_hh", z_prev, d),
+                AffineMap("weight_ih", "bias_ih", x, d)], 0.0

@@ -77,13 +77,13 @@ def check_sample_weight(sample_weight, n, dtype):
     """Non-negative finite weights of shape (n,), not all zero; None stays None."""
     if sample_weight is None:
         return None
+    # scikit-learn's messages for shape, sign and (from 1.7 on) all-zero weights
     sw = _check_sample_weight(sample_weight, np.empty((n, 0)), dtype=dtype,
-                              ensure_non_negative=True, allow_all_zero_weights=True)
+                              ensure_non_negative=True)
     if not np.all(np.isfinite(sw)):
         raise ValueError("sample_weight contains NaN or infinity.")
     if not np.any(sw > 0):
-        raise ValueError("Sample weights must contain at least one non-zero number; "
-                         "all sample weights are zero.")
+        raise ValueError("Sample weights must contain at least one non-zero number.")
     return np.require(sw, dtype=dtype, requirements=["C", "W"])
 
 

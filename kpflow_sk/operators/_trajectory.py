@@ -5,8 +5,6 @@ from __future__ import annotations
 import math
 
 import torch
-from torch.func import jvp, vjp, vmap
-
 from kpflow_sk.cells import Cell, MaterializedLinearization, get_cell, rollout
 
 __all__ = ["Trajectory", "ParameterSpace", "STRATEGIES", "DEFAULT_MEMORY_BUDGET"]
@@ -140,7 +138,7 @@ class Trajectory:
         self.parameter_space = ParameterSpace(params)
         self._lin_free = cell.linearize(params, self.Z_prev, X, aux)
         self._lin_dense = None
-        self._vjp_params = None
+        self._param_lin = None
 
     # ------------------------------------------------------------------ state Jacobians
     @property
@@ -175,25 +173,18 @@ class Trajectory:
         return self._lin_dense.A
 
     # ------------------------------------------------------------------ parameter Jacobian
-    def _step_of_params(self):
-        B, T, H = self.shape
-        zp = self.Z_prev.reshape(B * T, H)
-        x = self.X.reshape(B * T, -1)
-        aux = None if self.aux is None else self.aux.reshape(B * T, *self.aux.shape[2:])
-        cell = self.cell
-        return lambda p: cell.step(p, zp, x, aux)
+    @property
+    def parameter_linearization(self):
+        if self._param_lin is None:
+            self._param_lin = self.cell.parameter_linearization(self.params, self.Z_prev, self.X,
+                                                                self.aux)
+        return self._param_lin
 
     def param_jvp(self, V):
         """``(J v)_t = dF/dtheta v`` at all (b, t). V: (k, n_params) -> (k, B, T, H)."""
-        f = self._step_of_params()
-        tangents = self.parameter_space.unflatten(V)
-        out = vmap(lambda tv: jvp(f, (self.params,), (tv,))[1])(tangents)
-        return out.reshape(V.shape[0], *self.shape)
+        return self.parameter_linearization.jvp(self.parameter_space.unflatten(V))
 
     def param_vjp(self, U):
-        """``J* u``, one vjp over all (b, t) at once. U: (k, B, T, H) -> (k, n_params)."""
-        if self._vjp_params is None:
-            _, self._vjp_params = vjp(self._step_of_params(), self.params)
-        k = U.shape[0]
-        g = vmap(lambda u: self._vjp_params(u)[0])(U.reshape(k, -1, self.shape[2]))
-        return self.parameter_space.flatten(g, k)
+        """``J* u``, summed over all (b, t). U: (k, B, T, H) -> (k, n_params)."""
+        g = self.parameter_linearization.vjp(U)
+        return self.parameter_space.flatten(g, U.shape[0])

@@ -128,3 +128,23 @@ def test_bad_cell_options():
         get_nonlinearity("swish")
     with pytest.raises(ValueError, match="nonlinearity for cell 'rnn'"):
         get_cell("rnn", D, H, nonlinearity="softplus")
+
+
+@pytest.mark.parametrize("name", ["rnn", "leaky_rnn", "gru"])
+def test_analytic_parameter_jacobian_equals_autodiff(name):
+    from kpflow_sk.cells import AutodiffParameterLinearization
+
+    cell = get_cell(name, D, H)
+    p = _params(cell)
+    X = torch.randn(B, T, D, dtype=torch.float64)
+    Z, _ = rollout(cell, p, X)
+    Zp = torch.cat([torch.zeros(B, 1, H, dtype=torch.float64), Z[:, :-1]], 1)
+    lin, ref = cell.parameter_linearization(p, Zp, X), AutodiffParameterLinearization(cell, p, Zp, X)
+    g = torch.Generator().manual_seed(1)
+    tangents = {n: torch.randn(3, *v.shape, generator=g, dtype=torch.float64) for n, v in p.items()}
+    assert torch.allclose(lin.jvp(tangents), ref.jvp(tangents), atol=1e-13)
+    U = torch.randn(3, B, T, H, generator=g, dtype=torch.float64)
+    got, want = lin.vjp(U), ref.vjp(U)
+    assert set(got) == set(want)
+    for n in want:
+        assert torch.allclose(got[n], want[n], atol=1e-12), n

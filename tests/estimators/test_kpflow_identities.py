@@ -208,3 +208,23 @@ def test_estimator_sgd_step_moves_Z_by_eta_dz(case):
     dZ = torch.from_numpy(after.transform(X) - before.transform(X))
     dz = before.kp_decompose_.dz
     assert float((dZ - eta * dz).norm() / (eta * dz.norm())) < 1e-3
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_fit_decomposition_matches_cpu():
+    """Training and analysis on the GPU; the same weights analysed on the CPU agree."""
+    import pickle
+
+    X, y, mask, sw, tasks = _data()
+    est = RecurrentRegressor(hidden_size=H, max_iter=3, random_state=0, device="cuda",
+                             dtype="float64", kp_n_trials=B).fit(X, y, task_ids=tasks,
+                                                                  sample_weight=sw, mask=mask)
+    assert est.kp_decompose_.dz.is_cuda
+    cpu = pickle.loads(pickle.dumps(est))
+    cpu.device_ = torch.device("cpu")
+    cpu.module_ = cpu.module_.to("cpu")
+    torch.testing.assert_close(est.kp_decompose_.dz.cpu(), cpu.kp_decompose_.dz,
+                               rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(est.task_alignment_, cpu.task_alignment_, rtol=1e-8, atol=1e-10)
+    assert est.collapse_dim_ == pytest.approx(cpu.collapse_dim_, rel=1e-6)

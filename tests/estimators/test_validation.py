@@ -132,7 +132,7 @@ def test_sample_weight(data):
         est().fit(X, y, sample_weight=np.ones(5))
     with pytest.raises(ValueError, match="Negative values in data passed to `sample_weight`"):
         est().fit(X, y, sample_weight=-np.ones(6))
-    with pytest.raises(ValueError, match="all sample weights are zero"):
+    with pytest.raises(ValueError, match="at least one non-zero number"):
         est().fit(X, y, sample_weight=np.zeros(6))
 
 

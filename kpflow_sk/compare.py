@@ -1,0 +1,430 @@
+"""Cross-validated comparison of recurrent cells on tasks: serial, on local processes, or Dask.
+
+One record per cell x task x fold, built on :func:`sklearn.model_selection.cross_validate`
+(one call per fold, so that all cell x task x fold jobs run in parallel at once)::
+
+    >>> from kpflow_sk.compare import compare, summarize
+    >>> recs = compare(["rnn", "gru"], {"memory_pro": dict(stimulus_steps=2, memory_steps=2,
+    ...                                                     response_steps=2)},
+    ...                cv=2, n_samples=8, estimator_params=dict(hidden_size=4, max_iter=2,
+    ...                                                         kp_n_trials=4))
+    >>> sorted(recs[0])  # doctest: +NORMALIZE_WHITESPACE
+    ['analysis_time', 'cell', 'collapse_dim', 'device', 'fit_time', 'fold', 'n_iter',
+     'n_test', 'n_train', 'score', 'score_time', 'task']
+    >>> [(s["cell"], s["n_folds"]) for s in summarize(recs)]
+    [('rnn', 2), ('gru', 2)]
+
+Where the jobs run:
+
+- ``n_jobs`` (no ``scheduler``): joblib's current backend (loky processes by default). Each
+  worker gets ``n_threads = cpu_count() // n_jobs`` torch threads unless
+  ``estimator_params`` sets ``n_threads``, so workers do not oversubscribe the cores.
+- ``scheduler="local"``: a :class:`distributed.LocalCluster` of single-threaded worker
+  processes, started and shut down here.
+- ``scheduler="tcp://host:8786"`` (or a :class:`distributed.Client`): an existing Dask
+  cluster, through ``joblib.parallel_config(backend="dask")``. See ``docs/scaling.md``.
+
+The scores depend only on ``random_state`` (data, folds and weights all derive from it), not
+on where the jobs run; with the same ``n_threads`` they are equal bit for bit on CPUs.
+A worker that dies (killed, out of memory) raises :class:`WorkerLostError`, never a hang.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager, nullcontext
+from numbers import Integral, Real
+
+import numpy as np
+
+__all__ = ["compare", "summarize", "default_n_threads", "WorkerLostError",
+           "SchedulerUnreachableError", "RECORD_FIELDS"]
+
+#: keys of every record returned by :func:`compare`
+RECORD_FIELDS = ("cell", "task", "fold", "score", "collapse_dim", "fit_time", "score_time",
+                 "analysis_time", "n_iter", "n_train", "n_test", "device")
+#: numeric record fields that :func:`summarize` reduces to mean and sd over folds
+SUMMARY_FIELDS = ("score", "collapse_dim", "fit_time", "score_time", "analysis_time", "n_iter")
+# retries of a task whose worker died, on a LocalCluster started by compare(scheduler="local")
+_LOCAL_ALLOWED_FAILURES = 1
+
+
+class WorkerLostError(RuntimeError):
+    """A worker process died (killed by a signal, the OOM killer or a batch scheduler) while
+    running a fold; the comparison is abandoned."""
+
+
+class SchedulerUnreachableError(ConnectionError):
+    """The Dask scheduler given to :func:`compare` could not be reached in time."""
+
+
+# ====================================================================== helpers
+def default_n_threads(n_jobs=None, scheduler=None):
+    """Torch threads per fit so that parallel workers do not oversubscribe the CPU cores.
+
+    Parameters
+    ----------
+    n_jobs : int or None
+        joblib's ``n_jobs`` (None: the active ``joblib.parallel_config``, else 1).
+    scheduler : str, Client or None
+        With a Dask scheduler each worker thread runs one fit: 1 thread.
+
+    Returns
+    -------
+    int or None
+        ``max(1, cpu_count() // n_workers)``; None (torch's own setting) when serial.
+
+    Examples
+    --------
+    >>> default_n_threads(None) is None
+    True
+    >>> default_n_threads(scheduler="local")
+    1
+    """
+    if scheduler is not None:
+        return 1
+    from joblib import cpu_count, effective_n_jobs
+
+    n = effective_n_jobs(n_jobs)
+    if n <= 1:
+        return None
+    return max(1, cpu_count() // n)
+
+
+def _label(obj):
+    return obj if isinstance(obj, str) else getattr(obj, "__name__", repr(obj))
+
+
+def _task_items(tasks):
+    """Normalise ``tasks`` to a list of ``(label, names, params)``."""
+    if isinstance(tasks, (str, tuple)):
+        tasks = [tasks]
+    if isinstance(tasks, dict):
+        items = list(tasks.items())
+    else:
+        items = [(t, {}) for t in tasks]
+    out = []
+    for key, params in items:
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            raise ValueError(f"task parameters must be a dict, got {params!r} for task {key!r}")
+        if isinstance(key, str):
+            out.append((key, key, params))
+        elif isinstance(key, (tuple, list)) and key and all(isinstance(k, str) for k in key):
+            out.append(("+".join(key), tuple(key), params))
+        else:
+            raise ValueError(
+                "each task must be a registered task name (str) or a tuple of names (a "
+                f"multi-task composition); got {key!r}")
+    if not out:
+        raise ValueError("tasks is empty: give at least one task name")
+    labels = [o[0] for o in out]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"tasks contains duplicates: {labels}")
+    return out
+
+
+def _make_data(names, params, n_samples, random_state):
+    from kpflow_sk.datasets import make_multitask, make_task
+
+    if isinstance(names, str):
+        return make_task(names, n_samples, random_state=random_state, **params)
+    return make_multitask(list(names), n_samples, random_state=random_state, **params)
+
+
+def _folds(cv, bunch, random_state):
+    """Train/test index pairs: stratified by task for multi-task data, shuffled K-fold else."""
+    from sklearn.model_selection import KFold, StratifiedKFold, check_cv
+
+    task_ids = bunch.task_ids
+    n_tasks = len(np.unique(task_ids))
+    if isinstance(cv, Integral) and not isinstance(cv, bool):
+        if cv < 2:
+            raise ValueError(f"cv must be at least 2 folds, got {cv}")
+        if cv > len(task_ids):
+            raise ValueError(f"cv={cv} folds but only n_samples={len(task_ids)} trials")
+        if n_tasks > 1:
+            splitter = StratifiedKFold(cv, shuffle=True, random_state=random_state)
+        else:
+            splitter = KFold(cv, shuffle=True, random_state=random_state)
+    else:
+        splitter = check_cv(cv)
+    return [(np.asarray(tr), np.asarray(te))
+            for tr, te in splitter.split(bunch.X, task_ids, None)]
+
+
+def _run_fold(estimator, X, y, fit_params, train, test):
+    """Fit and score one fold with ``cross_validate``; runs inside a worker.
+
+    Metadata routing sends ``mask`` and ``task_ids`` to ``fit`` and ``mask`` to ``score``
+    (masked R^2 on the held-out trials). ``collapse_dim_`` is computed here, in the worker,
+    so that only a small record travels back.
+    """
+    import sklearn
+    from sklearn.base import clone
+    from sklearn.model_selection import cross_validate
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        est = clone(estimator)
+        est.set_fit_request(**{k: True for k in fit_params})
+        if "mask" in fit_params:
+            est.set_score_request(mask=True)
+        res = cross_validate(est, X, y, cv=[(train, test)], params=fit_params,
+                             return_estimator=True, error_score="raise", n_jobs=1)
+    fitted = res["estimator"][0]
+    t0 = time.perf_counter()
+    # the analysis runs lazily, outside fit's thread cap: cap it too (same threads, same bits)
+    with _torch_threads(fitted.n_threads):
+        collapse = float(fitted.collapse_dim_)
+    return {"score": float(res["test_score"][0]), "collapse_dim": collapse,
+            "fit_time": float(res["fit_time"][0]), "score_time": float(res["score_time"][0]),
+            "analysis_time": time.perf_counter() - t0, "n_iter": int(fitted.n_iter_),
+            "n_train": int(len(train)), "n_test": int(len(test)),
+            "device": str(fitted.device_)}
+
+
+@contextmanager
+def _torch_threads(n_threads):
+    import torch
+
+    if n_threads is None:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(int(n_threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _is_worker_loss(exc):
+    from concurrent.futures.process import BrokenProcessPool
+
+    # loky: TerminatedWorkerError (a BrokenProcessPool); Dask: distributed.KilledWorker
+    return isinstance(exc, BrokenProcessPool) or type(exc).__name__ == "KilledWorker"
+
+
+@contextmanager
+def _dask_backend(scheduler, n_workers, connect_timeout):
+    """``joblib.parallel_config(backend="dask")`` on a client for ``scheduler``."""
+    try:
+        import dask
+        import distributed
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise ImportError(
+            "scheduler=... runs on Dask and needs dask.distributed: "
+            "pip install 'kpflow_sk[distributed]'") from exc
+    from joblib import parallel_config
+
+    cluster = client = None
+    own_client = not isinstance(scheduler, distributed.Client)
+    try:
+        if not own_client:
+            client = scheduler
+        else:
+            address = scheduler
+            if scheduler == "local":
+                with dask.config.set({"distributed.scheduler.allowed-failures":
+                                      _LOCAL_ALLOWED_FAILURES}):
+                    cluster = distributed.LocalCluster(
+                        n_workers=n_workers, threads_per_worker=1, processes=True,
+                        dashboard_address=None)
+                address = cluster
+            try:
+                client = distributed.Client(address, timeout=connect_timeout,
+                                            set_as_default=False)
+            except (OSError, TimeoutError) as exc:
+                raise SchedulerUnreachableError(
+                    f"could not reach the Dask scheduler at {scheduler!r} within "
+                    f"connect_timeout={connect_timeout:g} s ({type(exc).__name__}: {exc}). "
+                    "Check the address (tcp://HOST:PORT, as printed by `dask scheduler`), "
+                    "that the scheduler is running and that its port is open from here; "
+                    "scheduler='local' starts a cluster on this machine.") from None
+        with parallel_config(backend="dask", client=client,
+                             wait_for_workers_timeout=connect_timeout):
+            yield client
+    finally:
+        if own_client and client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+# ====================================================================== public API
+def compare(cells, tasks, *, cv=3, n_jobs=None, scheduler=None, random_state=0,
+            estimator_params=None, n_samples=256, connect_timeout=30.0, fold_timeout=None,
+            verbose=0):
+    """Cross-validate ``RecurrentRegressor`` for every cell on every task.
+
+    Parameters
+    ----------
+    cells : str, Cell subclass, or sequence of them
+        Cell names (``"rnn"``, ``"leaky_rnn"``, ``"gru"``, ``"node"``) or user cell classes.
+    tasks : str, sequence, or dict
+        Registered task names (see :func:`kpflow_sk.datasets.list_tasks`); a tuple of names is
+        one multi-task data set (:func:`~kpflow_sk.datasets.make_multitask`, labelled
+        ``"a+b"``, folds stratified by task). A dict maps each such task to its generator
+        parameters, e.g. ``{"memory_pro": {"memory_steps": 10}}``.
+    cv : int or cross-validation splitter, default=3
+        An int is a shuffled K-fold seeded by ``random_state`` (stratified by task for
+        multi-task data); a splitter is used as given (``split(X, task_ids)``).
+    n_jobs : int or None, default=None
+        Parallel jobs (cell x task x fold). None is serial unless a ``joblib.parallel_config``
+        is active; with ``scheduler``, None uses every Dask worker.
+    scheduler : None, "local", str or distributed.Client, default=None
+        Run the jobs on Dask: ``"local"`` starts a LocalCluster of single-threaded processes
+        (``n_jobs`` of them, default one per core; a task whose worker dies is retried once);
+        an address such as ``"tcp://10.0.0.5:8786"`` connects to a running scheduler; a
+        ``Client`` is used as is (and not closed).
+    random_state : int, default=0
+        Seeds the data, the folds and every estimator: results do not depend on the
+        scheduling.
+    estimator_params : dict, optional
+        Parameters of :class:`~kpflow_sk.RecurrentRegressor` (``hidden_size``,
+        ``max_iter``, ``device``, ...). ``n_threads`` defaults to
+        :func:`default_n_threads` ``(n_jobs, scheduler)``.
+    n_samples : int, default=256
+        Trials generated per task.
+    connect_timeout : float, default=30
+        Seconds allowed to connect to the scheduler and for it to have a worker.
+    fold_timeout : float or None, default=None
+        Seconds allowed per fold when running in parallel (``TimeoutError`` after).
+    verbose : int, default=0
+        joblib verbosity.
+
+    Returns
+    -------
+    records : list of dict
+        One per cell x task x fold, in that order, with keys ``RECORD_FIELDS``: ``cell``,
+        ``task``, ``fold``, ``score`` (R^2 on the held-out trials, masked by the task's loss
+        mask), ``collapse_dim`` (the fitted estimator's ``collapse_dim_``), ``fit_time``,
+        ``score_time``, ``analysis_time`` (seconds for ``collapse_dim``), ``n_iter``,
+        ``n_train``, ``n_test``, ``device``.
+
+    Raises
+    ------
+    WorkerLostError
+        A worker process died during the run.
+    SchedulerUnreachableError
+        ``scheduler`` could not be reached within ``connect_timeout``.
+    """
+    from kpflow_sk.cells import CELLS, Cell
+    from kpflow_sk.estimators import RecurrentRegressor
+    from sklearn.utils.parallel import Parallel, delayed
+
+    if isinstance(cells, (str, type)):
+        cells = [cells]
+    cells = list(cells)
+    if not cells:
+        raise ValueError("cells is empty: give at least one cell name")
+    for c in cells:
+        if not (isinstance(c, str) and c in CELLS) and not (
+                isinstance(c, type) and issubclass(c, Cell)):
+            raise ValueError(f"unknown cell {c!r}; valid names: {sorted(CELLS)} (or a "
+                             "kpflow_sk.cells.Cell subclass)")
+    task_items = _task_items(tasks)
+    if not isinstance(n_samples, Integral) or n_samples < 2:
+        raise ValueError(f"n_samples must be an int >= 2, got {n_samples!r}")
+    if not isinstance(random_state, Integral):
+        raise ValueError(f"random_state must be an int (it seeds every job), got "
+                         f"{random_state!r}")
+    for name, val in (("connect_timeout", connect_timeout), ("fold_timeout", fold_timeout)):
+        if val is not None and (not isinstance(val, Real) or val <= 0):
+            raise ValueError(f"{name} must be a positive number, got {val!r}")
+    params = dict(estimator_params or {})
+    for bad in ("cell", "random_state"):
+        if bad in params:
+            raise ValueError(f"estimator_params must not set {bad!r}: compare() sets it")
+    params.setdefault("n_threads", default_n_threads(n_jobs, scheduler))
+
+    data = []  # per task: (label, X, y, fit params, folds); generated once, shared by cells
+    for label, names, tparams in task_items:
+        bunch = _make_data(names, tparams, n_samples, random_state)
+        fit_params = {"mask": bunch.mask}
+        if len(bunch.task_names) > 1:
+            fit_params["task_ids"] = bunch.task_ids
+        data.append((label, bunch.X, bunch.y, fit_params, _folds(cv, bunch, random_state)))
+    jobs, keys = [], []
+    for cell in cells:
+        est = RecurrentRegressor(cell=cell, random_state=random_state, **params)
+        for label, X, y, fit_params, folds in data:
+            for k, (train, test) in enumerate(folds):
+                jobs.append(delayed(_run_fold)(est, X, y, fit_params, train, test))
+                keys.append((_label(cell), label, k))
+
+    if scheduler is not None:
+        from joblib import cpu_count
+
+        n_workers = n_jobs if isinstance(n_jobs, Integral) and n_jobs > 0 else cpu_count()
+        backend = _dask_backend(scheduler, n_workers, connect_timeout)
+        n_jobs = -1 if n_jobs is None else n_jobs
+    else:
+        backend = nullcontext()
+    try:
+        with backend:
+            results = Parallel(n_jobs=n_jobs, timeout=fold_timeout, verbose=verbose)(jobs)
+    except Exception as exc:
+        if _is_worker_loss(exc):
+            raise WorkerLostError(
+                f"a worker process died while running the comparison ({len(jobs)} folds: "
+                f"cells {[_label(c) for c in cells]} x tasks {[t[0] for t in task_items]}); "
+                "no result was kept. It was killed by a signal, by the out-of-memory killer or "
+                "by a batch scheduler's time/memory limit, or it crashed. Lower n_jobs, "
+                "hidden_size or n_samples, or read the worker's log. Original error: "
+                f"{type(exc).__name__}: {exc}") from exc
+        if isinstance(exc, TimeoutError) and fold_timeout is not None:
+            raise TimeoutError(
+                f"a fold ran longer than fold_timeout={fold_timeout:g} s; the comparison was "
+                "abandoned") from exc
+        raise
+    return [{"cell": cell, "task": task, "fold": fold, **res}
+            for (cell, task, fold), res in zip(keys, results)]
+
+
+def summarize(records):
+    """Mean and standard deviation over folds for every cell x task.
+
+    Parameters
+    ----------
+    records : list of dict
+        As returned by :func:`compare` (a ``pandas.DataFrame(...).to_dict("records")`` works
+        too).
+
+    Returns
+    -------
+    list of dict
+        One per cell x task, in order of first appearance: ``cell``, ``task``, ``n_folds``
+        and ``<field>_mean``, ``<field>_sd`` for each numeric field (score, collapse_dim,
+        fit_time, score_time, analysis_time, n_iter) present. ``sd`` is the sample standard
+        deviation (ddof=1; 0.0 for a single fold).
+
+    Examples
+    --------
+    >>> recs = [{"cell": "gru", "task": "t", "fold": k, "score": s} for k, s in
+    ...         enumerate([0.5, 0.7])]
+    >>> s = summarize(recs)[0]
+    >>> s["n_folds"], round(s["score_mean"], 6), round(s["score_sd"], 6)
+    (2, 0.6, 0.141421)
+    """
+    groups = {}
+    for r in records:
+        try:
+            key = (r["cell"], r["task"])
+        except KeyError as exc:
+            raise ValueError(f"every record needs 'cell' and 'task' keys; got {sorted(r)}") \
+                from exc
+        groups.setdefault(key, []).append(r)
+    out = []
+    for (cell, task), rows in groups.items():
+        s = {"cell": cell, "task": task, "n_folds": len(rows)}
+        for field in SUMMARY_FIELDS:
+            vals = [r[field] for r in rows if field in r and r[field] is not None]
+            if not vals:
+                continue
+            v = np.asarray(vals, dtype=np.float64)
+            s[f"{field}_mean"] = float(v.mean())
+            s[f"{field}_sd"] = float(v.std(ddof=1)) if v.size > 1 else 0.0
+        out.append(s)
+    return out
