@@ -249,32 +249,48 @@ class AffineParameterLinearization(ParameterLinearization):
     rnn, leaky_rnn and gru have this form. ``J v = sum_maps sum_g coef_g * (dW s + db)_g``
     and ``J* u`` is one GEMM per map (``(coef * u)^T s``) — no per-probe autodiff graph.
     Hand-written because it is several times faster than vmapped autodiff
-    (benchmarks/bench_operators.py).
+    (benchmarks/bench_operators.py). Rows (b, t) are processed in chunks so the
+    ``(k, rows, m*H)`` intermediates stay under ``chunk_bytes``.
     """
 
-    def __init__(self, maps, shape):
-        self.maps, self.shape = maps, shape
+    def __init__(self, maps, shape, chunk_bytes=256 * 1024**2):
+        self.maps, self.shape, self.chunk_bytes = maps, shape, chunk_bytes
+        B, T, H = shape
+        self._rows = B * T
+        self._flat = [(mp, mp.source.reshape(B * T, -1), mp.coef.reshape(B * T, *mp.coef.shape[2:]))
+                      for mp in maps]
+
+    def _chunks(self, k):
+        m = max(mp.coef.shape[2] for mp in self.maps)
+        itemsize = self.maps[0].coef.element_size()
+        per_row = max(1, k * m * self.shape[2] * itemsize * 3)
+        step = max(1, min(self._rows, self.chunk_bytes // per_row))
+        return [slice(s, min(s + step, self._rows)) for s in range(0, self._rows, step)]
 
     def jvp(self, tangents):
-        out = 0.0
-        for mp in self.maps:
-            dW = tangents[mp.weight]                       # (k, mH, S)
-            a = torch.matmul(mp.source.unsqueeze(0).flatten(1, 2), dW.transpose(1, 2))
-            if mp.bias is not None:
-                a = a + tangents[mp.bias].unsqueeze(1)
-            k, m = a.shape[0], mp.coef.shape[2]
-            a = a.reshape(k, *self.shape[:2], m, -1)
-            out = out + (a * mp.coef).sum(3)
-        return out
+        k = next(iter(tangents.values())).shape[0]
+        out = []
+        for rows in self._chunks(k):
+            acc = 0.0
+            for mp, src, coef in self._flat:
+                a = torch.matmul(src[rows], tangents[mp.weight].transpose(1, 2))  # (k, r, mH)
+                if mp.bias is not None:
+                    a = a + tangents[mp.bias].unsqueeze(1)
+                a = a.unflatten(-1, (coef.shape[1], -1))
+                acc = acc + (a * coef[rows]).sum(2)
+            out.append(acc)
+        return torch.cat(out, dim=1).reshape(k, *self.shape)
 
     def vjp(self, U):
-        grads = {}
         k = U.shape[0]
-        for mp in self.maps:
-            delta = (U.unsqueeze(3) * mp.coef).flatten(3)                   # (k, B, T, mH)
-            delta = delta.flatten(1, 2)                                     # (k, N, mH)
-            src = mp.source.flatten(0, 1)                                   # (N, S)
-            grads[mp.weight] = grads.get(mp.weight, 0) + torch.matmul(delta.transpose(1, 2), src)
-            if mp.bias is not None:
-                grads[mp.bias] = grads.get(mp.bias, 0) + delta.sum(1)
-        return {n: g.reshape(k, *g.shape[1:]) for n, g in grads.items()}
+        U = U.reshape(k, self._rows, self.shape[2])
+        grads = {}
+        for rows in self._chunks(k):
+            for mp, src, coef in self._flat:
+                delta = (U[:, rows].unsqueeze(2) * coef[rows]).flatten(2)      # (k, r, mH)
+                g = torch.matmul(delta.transpose(1, 2), src[rows])
+                grads[mp.weight] = g if mp.weight not in grads else grads[mp.weight] + g
+                if mp.bias is not None:
+                    b = delta.sum(1)
+                    grads[mp.bias] = b if mp.bias not in grads else grads[mp.bias] + b
+        return grads

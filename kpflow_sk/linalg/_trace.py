@@ -59,9 +59,14 @@ def krylov_moments(G, budget, generator, *, square=False, block_size=None,
     probe_cost = G.cost if square else 1
     n_probes = max(1, round(residual_share * budget / probe_cost))
     n_vectors = (budget - n_probes * probe_cost) // G.cost
+    full = budget // G.cost >= G.n  # the budget covers the space: take all of it, no probes
+    if full:
+        n_vectors = G.n
     krylov = None
     if n_vectors >= 1:
         b = min(block_size or auto_block_size(n_vectors), n_vectors)
+        if full:  # blocks must tile the space
+            b = max(d for d in range(1, b + 1) if G.n % d == 0)
         krylov = BlockKrylov(G, b, generator).extend(n_vectors // b)
         spent = krylov.dim * G.cost
         n_probes = max(1, (budget - spent) // probe_cost)

@@ -131,7 +131,8 @@ def test_bad_cell_options():
 
 
 @pytest.mark.parametrize("name", ["rnn", "leaky_rnn", "gru"])
-def test_analytic_parameter_jacobian_equals_autodiff(name):
+@pytest.mark.parametrize("chunk_bytes", [None, 2000])
+def test_analytic_parameter_jacobian_equals_autodiff(name, chunk_bytes):
     from kpflow_sk.cells import AutodiffParameterLinearization
 
     cell = get_cell(name, D, H)
@@ -140,6 +141,9 @@ def test_analytic_parameter_jacobian_equals_autodiff(name):
     Z, _ = rollout(cell, p, X)
     Zp = torch.cat([torch.zeros(B, 1, H, dtype=torch.float64), Z[:, :-1]], 1)
     lin, ref = cell.parameter_linearization(p, Zp, X), AutodiffParameterLinearization(cell, p, Zp, X)
+    if chunk_bytes is not None:        # force many row chunks
+        lin.chunk_bytes = chunk_bytes
+        assert len(lin._chunks(3)) > 1
     g = torch.Generator().manual_seed(1)
     tangents = {n: torch.randn(3, *v.shape, generator=g, dtype=torch.float64) for n, v in p.items()}
     assert torch.allclose(lin.jvp(tangents), ref.jvp(tangents), atol=1e-13)

@@ -65,7 +65,7 @@ def test_same_seed_same_weights_fused_and_unrolled():
 def test_estimator_module_and_transform(cell, kind):
     X, y = seq_data(n=8, T=5)
     est = RecurrentRegressor(cell=cell, hidden_size=4, max_iter=2, random_state=0,
-                             dtype="float64").fit(X, y)
+                             dtype="float64", device="cpu").fit(X, y)
     assert isinstance(est.module_, kind)
     y_hat, Z = est.module_(torch.from_numpy(X))
     assert y_hat.shape == (8, 5, 1) and Z.shape == (8, 5, 4)

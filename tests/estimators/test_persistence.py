@@ -110,7 +110,13 @@ def test_real_cuda_fit_unpickles_on_cpu(monkeypatch):
     with pytest.warns(UserWarning, match="loaded on the CPU"):
         restored = joblib.load(buf)
     assert restored.device_ == torch.device("cpu")
-    np.testing.assert_allclose(restored.predict(X), expected, rtol=1e-4, atol=1e-5)
+    # cuDNN's GRU may use TF32 on the GPU (torch.backends.cudnn.allow_tf32): ~1e-3 apart
+    np.testing.assert_allclose(restored.predict(X), expected, rtol=1e-2, atol=1e-3)
+    torch.backends.cudnn.allow_tf32, old = False, torch.backends.cudnn.allow_tf32
+    try:
+        np.testing.assert_allclose(restored.predict(X), est.predict(X), rtol=1e-4, atol=1e-5)
+    finally:
+        torch.backends.cudnn.allow_tf32 = old
 
 
 def test_clone_gives_unfitted_copy_with_same_params():

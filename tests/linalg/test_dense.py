@@ -6,7 +6,7 @@ import torch
 
 from kpflow_sk.linalg import DenseOperator, as_operator, dense_matrix
 
-from .conftest import ShapedOperator
+from linalg_helpers import ShapedOperator
 
 
 def test_dense_operator_matmat_rmatmat_shapes():
