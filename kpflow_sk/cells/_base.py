@@ -148,6 +148,11 @@ class Cell:
         """
         return AutodiffParameterLinearization(self, params, z_prev, x, aux)
 
+    def linearizations(self, params, z_prev, x, aux=None):
+        """Both linearizations at once: ``(linearize(...), parameter_linearization(...))``."""
+        return (self.linearize(params, z_prev, x, aux),
+                self.parameter_linearization(params, z_prev, x, aux))
+
     def state_jacobian(self, params, z_prev, x, aux=None):
         """Dense ``A_t`` at every (b, t) in one batched autodiff pass.
 
@@ -183,3 +188,9 @@ class AffineCell(Cell):
     def parameter_linearization(self, params, z_prev, x, aux=None):
         maps, _ = self.affine_structure(params, z_prev, x)
         return AffineParameterLinearization(maps, tuple(z_prev.shape))
+
+    def linearizations(self, params, z_prev, x, aux=None):
+        # one pass over the gates serves both (the coefficient tensors are shared)
+        maps, c = self.affine_structure(params, z_prev, x)
+        return (FactoredLinearization(params[maps[0].weight], maps[0].coef, c),
+                AffineParameterLinearization(maps, tuple(z_prev.shape)))

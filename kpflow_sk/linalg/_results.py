@@ -155,6 +155,8 @@ class EffectiveRank:
 
 def frozen_array(values):
     """A read-only float64 numpy copy (results must not be mutated in place)."""
+    if torch.is_tensor(values):
+        values = values.detach().cpu().numpy()
     out = np.array(values, dtype=np.float64)
     out.setflags(write=False)
     return out

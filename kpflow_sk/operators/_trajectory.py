@@ -136,9 +136,8 @@ class Trajectory:
         self.strategy = strategy
         self.memory_budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else memory_budget
         self.parameter_space = ParameterSpace(params)
-        self._lin_free = cell.linearize(params, self.Z_prev, X, aux)
+        self._lin_free, self._param_lin = cell.linearizations(params, self.Z_prev, X, aux)
         self._lin_dense = None
-        self._param_lin = None
 
     # ------------------------------------------------------------------ state Jacobians
     @property
@@ -175,9 +174,7 @@ class Trajectory:
     # ------------------------------------------------------------------ parameter Jacobian
     @property
     def parameter_linearization(self):
-        if self._param_lin is None:
-            self._param_lin = self.cell.parameter_linearization(self.params, self.Z_prev, self.X,
-                                                                self.aux)
+        """``dF/dtheta`` at every (b, t) (analytic for affine-gated cells, else autodiff)."""
         return self._param_lin
 
     def param_jvp(self, V):
