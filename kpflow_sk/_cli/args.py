@@ -1,0 +1,100 @@
+"""Argument types shared by the commands: each raises ``argparse.ArgumentTypeError`` (exit 2)."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+
+__all__ = ["positive_int", "nonnegative_int", "positive_float", "task_names", "cell_name",
+           "key_value", "comma_list"]
+
+
+def positive_int(text):
+    """An int >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def nonnegative_int(text):
+    """An int >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def positive_float(text):
+    """A finite float > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
+def comma_list(text):
+    """``"a,b, c"`` -> ``["a", "b", "c"]`` (empty items dropped)."""
+    items = [s.strip() for s in text.split(",") if s.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
+    return items
+
+
+def task_names(text):
+    """One or more registered task names, comma-separated."""
+    from kpflow_sk.datasets import list_tasks
+
+    names = comma_list(text)
+    known = list_tasks()
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown task(s) {', '.join(unknown)}; see `kpflow-sk tasks list` "
+            f"(e.g. {', '.join(known[:4])})")
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"a task is repeated in {text!r}")
+    return names
+
+
+def cell_name(text):
+    """A registered cell name (``kpflow_sk.cells.CELLS``)."""
+    from kpflow_sk.cells import CELLS
+
+    if text not in CELLS:
+        raise argparse.ArgumentTypeError(
+            f"unknown cell {text!r}; choose from {', '.join(sorted(CELLS))}")
+    return text
+
+
+def cell_names(text):
+    """One or more cell names, comma-separated."""
+    names = comma_list(text)
+    for name in names:
+        cell_name(name)
+    return names
+
+
+def key_value(text):
+    """``KEY=VALUE`` with VALUE read as a Python literal (number, bool, None, string)."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    raw = raw.strip()
+    lowered = {"true": True, "false": False, "none": None, "null": None}
+    if raw.lower() in lowered:
+        return key, lowered[raw.lower()]
+    try:
+        return key, ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        return key, raw
