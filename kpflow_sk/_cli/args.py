@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import ast
 
-__all__ = ["positive_int", "nonnegative_int", "positive_float", "task_names", "cell_name",
-           "key_value", "comma_list"]
+__all__ = ["positive_int", "nonnegative_int", "positive_float", "comma_list", "task_names",
+           "task_name", "family_name", "cell_name", "cell_names", "key_value"]
 
 
 def positive_int(text):
@@ -64,6 +64,25 @@ def task_names(text):
     if len(set(names)) != len(names):
         raise argparse.ArgumentTypeError(f"a task is repeated in {text!r}")
     return names
+
+
+def task_name(text):
+    """One registered task name."""
+    names = task_names(text)
+    if len(names) != 1:
+        raise argparse.ArgumentTypeError(f"expected one task name, got {text!r}")
+    return names[0]
+
+
+def family_name(text):
+    """A task family name (``kpflow``, ``yang19``, ...)."""
+    from kpflow_sk.datasets import TASKS
+
+    families = sorted({spec.family for spec in TASKS.values()})
+    if text not in families:
+        raise argparse.ArgumentTypeError(
+            f"unknown task family {text!r}; choose from {', '.join(families)}")
+    return text
 
 
 def cell_name(text):

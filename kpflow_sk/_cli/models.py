@@ -72,7 +72,7 @@ def load_zoo_model(name):
     come from its model card (``tasks`` or ``task``, with ``rule_inputs`` and
     ``task_params`` when given).
     """
-    from kpflow_sk._cli.zoo import zoo_module, zoo_names, zoo_card
+    from kpflow_sk._cli.zoo import zoo_card, zoo_module, zoo_names
 
     zoo = zoo_module(required=False)
     if zoo is None or name not in zoo_names(zoo):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numbers
 import time
+import warnings
 
 import numpy as np
 
@@ -64,7 +65,7 @@ def _summary(D, history, n_iter):
     return D.summary()
 
 
-def measure(est, D, test, *, history=None, spectra_k=20):
+def measure(est, D, test, *, history=None, spectra_k=20, reuse_history=True):
     """Everything a report shows about a fitted model.
 
     Parameters
@@ -78,6 +79,9 @@ def measure(est, D, test, *, history=None, spectra_k=20):
         ``est.kp_history_``.
     spectra_k : int
         Leading eigenvalues per operator (0: no spectra).
+    reuse_history : bool
+        ``D`` is ``est.kp_decompose_``: take the end-of-fit numbers from the last snapshot
+        of ``history`` when it is of the final weights.
 
     Returns
     -------
@@ -89,7 +93,7 @@ def measure(est, D, test, *, history=None, spectra_k=20):
     t0 = time.perf_counter()
     history = list(history or [])
     y_pred, scores, r2 = _scores(est, test)
-    summary = _summary(D, history, getattr(est, "n_iter_", None))
+    summary = _summary(D, history if reuse_history else None, getattr(est, "n_iter_", None))
     ta = summary.get("task_alignment")
     names = list(test.task_names)
     if ta is not None and D.task_ids is not None:
@@ -101,8 +105,11 @@ def measure(est, D, test, *, history=None, spectra_k=20):
         ta, alignment_names = None, []
     spectra = {}
     if spectra_k:
-        for name in SPECTRA:
-            spectra[name] = np.asarray(D.spectrum(name, k=spectra_k), dtype=float)
+        with warnings.catch_warnings():
+            # KPDecomposition.spectrum wraps a read-only array in a tensor (harmless here)
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            for name in SPECTRA:
+                spectra[name] = np.asarray(D.spectrum(name, k=spectra_k), dtype=float)
     return {"scores": scores, "r2": r2, "summary": summary, "task_alignment": ta,
             "alignment_names": alignment_names, "spectra": spectra, "history": history,
             "y_pred": y_pred, "seconds": time.perf_counter() - t0}
@@ -115,8 +122,11 @@ def _history_rows(history):
     return [[rec.get(k) for k in HISTORY_COLUMNS] for rec in history]
 
 
-def render_text(m, *, header=""):
-    """The terminal tables of :func:`measure`'s dict: training, scores, task alignment."""
+def render_text(m, *, header="", analysis="End of training (analysis batch)"):
+    """The terminal tables of :func:`measure`'s dict: training, scores, task alignment.
+
+    ``analysis`` titles the table of the KPFlow measures of ``D``.
+    """
     lines = [header] if header else []
     hist = m["history"]
     if hist:
@@ -124,7 +134,7 @@ def render_text(m, *, header=""):
                       "of Theta = P K P*)",
                   format_table(_history_rows(hist), list(HISTORY_COLUMNS.values()))]
     s = m["summary"]
-    lines += ["", "End of training",
+    lines += ["", analysis,
               format_table([[s.get("collapse_dim"), s.get("rank_K"), s.get("rank_P"),
                              s.get("rank_Theta_time"), m["r2"]]],
                            ["collapse dim", "rank K", "rank P", "rank Theta (time)",

@@ -10,7 +10,10 @@ Three interchangeable forms, one contract (:class:`StateLinearization`):
   Hand-written because it is measurably faster than autodiff (benchmarks/bench_operators.py).
 - :class:`MaterializedLinearization` — the dense ``(B, T, H, H)`` tensor.
 
-Convention: probes lead. ``V`` is ``(k, B, T, H)`` for all steps or ``(k, B, H)`` for step t.
+Convention: probes lead. ``V`` is ``(k, B, T, H)`` for all steps. Per-step methods work in the
+form's own *step layout* (``to_steps`` / ``from_steps`` convert a whole ``(k, B, T, H)`` tensor
+to a time-major contiguous one, ``(T, k, B, H)`` or ``(T, B, H, k)``), so that the sequential
+recurrence of P touches contiguous memory and runs one GEMM per step.
 """
 
 from __future__ import annotations
@@ -35,6 +38,20 @@ class StateLinearization:
     """
 
     shape: tuple[int, int, int]
+    #: per-step layout: "kbh" -> steps are (k, B, H); "bhk" -> (B, H, k)
+    step_layout = "kbh"
+
+    def to_steps(self, V):
+        """(k, B, T, H) -> time-major contiguous (T, *step_shape)."""
+        if self.step_layout == "kbh":
+            return V.permute(2, 0, 1, 3).contiguous()
+        return V.permute(2, 1, 3, 0).contiguous()
+
+    def from_steps(self, S):
+        """Inverse of :meth:`to_steps`."""
+        if self.step_layout == "kbh":
+            return S.permute(1, 2, 0, 3)
+        return S.permute(3, 1, 0, 2)
 
     def jvp(self, V):
         """``A_t V_t`` for all t. V: (k, B, T, H) -> (k, B, T, H)."""
@@ -45,11 +62,11 @@ class StateLinearization:
         raise NotImplementedError
 
     def jvp_step(self, t, v):
-        """``A_t v`` at step index t. v: (k, B, H) -> (k, B, H)."""
+        """``A_t v`` at step index t, v in the step layout."""
         raise NotImplementedError
 
     def vjp_step(self, t, u):
-        """``A_t^T u`` at step index t. u: (k, B, H) -> (k, B, H)."""
+        """``A_t^T u`` at step index t, u in the step layout."""
         raise NotImplementedError
 
     def dense(self):
@@ -131,6 +148,13 @@ class FactoredLinearization(StateLinearization):
         self.c = c if torch.is_tensor(c) else torch.full((B, T, H), float(c), dtype=D.dtype,
                                                         device=D.device)
         self.itemsize = D.element_size()
+        self._Dt = self._ct = None      # time-major copies, made on the first per-step call
+
+    def _time_major(self):
+        if self._Dt is None:
+            self._Dt = self.D.transpose(0, 1).contiguous()
+            self._ct = self.c.transpose(0, 1).contiguous()
+        return self._Dt, self._ct
 
     def _apply(self, V, D, c):
         # one GEMM over all leading dims: (..., H) @ (H, m*H)
@@ -149,10 +173,12 @@ class FactoredLinearization(StateLinearization):
         return self._apply_t(U, self.D, self.c)
 
     def jvp_step(self, t, v):
-        return self._apply(v, self.D[:, t], self.c[:, t])
+        Dt, ct = self._time_major()
+        return self._apply(v, Dt[t], ct[t])
 
     def vjp_step(self, t, u):
-        return self._apply_t(u, self.D[:, t], self.c[:, t])
+        Dt, ct = self._time_major()
+        return self._apply_t(u, Dt[t], ct[t])
 
     def dense(self):
         B, T, H = self.shape
@@ -162,10 +188,13 @@ class FactoredLinearization(StateLinearization):
 
 
 class MaterializedLinearization(StateLinearization):
-    """The dense Jacobians ``A`` of shape (B, T, H, H), applied with batched GEMMs."""
+    """The dense Jacobians, held time-major ``(T, B, H, H)``, applied with batched GEMMs."""
+
+    step_layout = "bhk"
 
     def __init__(self, A):
-        self.A = A
+        # time-major so that each step's (B, H, H) block is contiguous
+        self.At = A.transpose(0, 1).contiguous()
         self.shape = (A.shape[0], A.shape[1], A.shape[2])
         self.itemsize = A.element_size()
 
@@ -173,18 +202,23 @@ class MaterializedLinearization(StateLinearization):
     def from_linearization(cls, lin: StateLinearization):
         return lin if isinstance(lin, cls) else cls(lin.dense())
 
+    @property
+    def A(self):
+        """Dense Jacobians, shape (B, T, H, H) (a view)."""
+        return self.At.transpose(0, 1)
+
     def jvp(self, V):
-        # (B, T, H, H) @ (B, T, H, k): A is read once whatever k is
-        return torch.matmul(self.A, V.permute(1, 2, 3, 0)).permute(3, 0, 1, 2)
+        # (T, B, H, H) @ (T, B, H, k): A is read once whatever k is
+        return self.from_steps(torch.matmul(self.At, self.to_steps(V)))
 
     def vjp(self, U):
-        return torch.matmul(self.A.transpose(-1, -2), U.permute(1, 2, 3, 0)).permute(3, 0, 1, 2)
+        return self.from_steps(torch.matmul(self.At.transpose(-1, -2), self.to_steps(U)))
 
     def jvp_step(self, t, v):
-        return torch.bmm(self.A[:, t], v.permute(1, 2, 0)).permute(2, 0, 1)
+        return torch.bmm(self.At[t], v)
 
     def vjp_step(self, t, u):
-        return torch.bmm(self.A[:, t].transpose(1, 2), u.permute(1, 2, 0)).permute(2, 0, 1)
+        return torch.bmm(self.At[t].transpose(1, 2), u)
 
     def dense(self):
         return self.A

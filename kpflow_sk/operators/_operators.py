@@ -62,24 +62,22 @@ class Propagator(TrajectoryOperator):
 
     def _apply(self, V):
         lin = self.traj.state_linearization(V.shape[0])
-        out = torch.empty_like(V)
-        r = V[:, :, 0]
-        out[:, :, 0] = r
-        for t in range(1, V.shape[2]):
-            r = V[:, :, t] + lin.jvp_step(t, r)
-            out[:, :, t] = r
-        return out
+        S = lin.to_steps(V)                      # time-major, contiguous per step
+        out = torch.empty_like(S)
+        r = out[0] = S[0]
+        for t in range(1, S.shape[0]):
+            r = out[t] = S[t] + lin.jvp_step(t, r)
+        return lin.from_steps(out)
 
     def _rapply(self, U):
         lin = self.traj.state_linearization(U.shape[0])
-        out = torch.empty_like(U)
-        T = U.shape[2]
-        r = U[:, :, T - 1]
-        out[:, :, T - 1] = r
+        S = lin.to_steps(U)
+        out = torch.empty_like(S)
+        T = S.shape[0]
+        r = out[T - 1] = S[T - 1]
         for t in range(T - 2, -1, -1):
-            r = U[:, :, t] + lin.vjp_step(t + 1, r)
-            out[:, :, t] = r
-        return out
+            r = out[t] = S[t] + lin.vjp_step(t + 1, r)
+        return lin.from_steps(out)
 
 
 class InversePropagator(TrajectoryOperator):

@@ -1,0 +1,145 @@
+"""``kpflow-sk compare``: cross-validated cells x tasks (:func:`kpflow_sk.compare.compare`)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+from kpflow_sk._cli.args import cell_names, comma_list, key_value, positive_int, task_names
+from kpflow_sk._cli.errors import UsageError
+from kpflow_sk._cli.text import format_table, mean_sd
+
+__all__ = ["add_parser"]
+
+
+def _tasks(text):
+    """``"a,b+c"`` -> ``["a", ("b", "c")]``: ``+`` composes a multi-task data set."""
+    out = []
+    for item in comma_list(text):
+        names = task_names(item.replace("+", ","))
+        if len(names) == 1 and "+" not in item:
+            out.append(names[0])
+        elif len(names) < 2:
+            raise argparse.ArgumentTypeError(f"a composition needs two tasks, got {item!r}")
+        else:
+            out.append(tuple(names))
+    return out
+
+
+def _estimator_params(args):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from kpflow_sk.estimators import RecurrentRegressor
+
+    params = dict(hidden_size=args.hidden_size, max_iter=args.max_iter,
+                  learning_rate=args.learning_rate, batch_size=args.batch_size,
+                  kp_n_trials=args.kp_n_trials, kp_probes=args.kp_probes)
+    if args.threads is not None:
+        params["n_threads"] = args.threads
+    extra = dict(args.param)
+    bad = sorted(set(extra) & {"cell", "random_state"})
+    if bad:
+        raise UsageError(f"--param cannot set {bad}: use --cells / --seed")
+    unknown = sorted(set(extra) - set(RecurrentRegressor().get_params()))
+    if unknown:
+        raise UsageError(f"--param: unknown RecurrentRegressor parameter(s) {unknown}")
+    params.update(extra)
+    try:
+        RecurrentRegressor(**params)._validate_params()
+    except InvalidParameterError as exc:
+        raise UsageError(str(exc)) from None
+    return params
+
+
+def _write_records(path, records):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".csv":
+        fields = list(dict.fromkeys(k for r in records for k in r))
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(records)
+    else:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(records, fh, indent=2, default=str)
+            fh.write("\n")
+    return path
+
+
+def _run(args, out):
+    from kpflow_sk import compare as cmp
+
+    if args.n_jobs is not None and args.n_jobs == 0:
+        raise UsageError("--n-jobs must not be 0 (use -1 for all cores)")
+    if args.cv > args.n_samples:
+        raise UsageError(f"--cv {args.cv} needs at least as many --n-samples "
+                         f"(got {args.n_samples})")
+    params = _estimator_params(args)
+    tparams = dict(args.task_param)
+    tasks = {t: dict(tparams) for t in args.tasks}
+    where = (f"Dask scheduler {args.scheduler}" if args.scheduler else
+             f"{args.n_jobs} parallel jobs" if args.n_jobs not in (None, 1) else "serially")
+    print(f"Comparing {', '.join(args.cells)} on "
+          f"{', '.join('+'.join(t) if isinstance(t, tuple) else t for t in args.tasks)}: "
+          f"{args.cv}-fold cross-validation, {args.n_samples} trials per task, {where}",
+          file=out, flush=True)
+    try:
+        records = cmp.compare(args.cells, tasks, cv=args.cv, n_jobs=args.n_jobs,
+                              scheduler=args.scheduler, random_state=args.seed,
+                              estimator_params=params, n_samples=args.n_samples)
+    except ValueError as exc:  # e.g. an unknown --task-param for a task
+        raise UsageError(str(exc)) from None
+    groups = {}
+    for r in records:
+        groups.setdefault((r["cell"], r["task"]), []).append(r)
+    rows = [[cell, task, len(rs), mean_sd(r.get("score") for r in rs),
+             mean_sd(r.get("collapse_dim") for r in rs),
+             mean_sd(r.get("fit_time") for r in rs)]
+            for (cell, task), rs in groups.items()]
+    print("\nHeld-out R^2 and collapse dim (mean +- sd over folds)", file=out)
+    print(format_table(rows, ["cell", "task", "folds", "score (R^2)", "collapse dim",
+                              "fit time (s)"]), file=out)
+    if args.out:
+        path = _write_records(args.out, records)
+        print(f"\nRecords (one per cell x task x fold): {path}", file=out)
+    return 0
+
+
+def add_parser(subparsers):
+    from kpflow_sk._cli.fit import add_estimator_arguments
+
+    p = subparsers.add_parser(
+        "compare", help="cross-validate cells x tasks: scores and collapse dims",
+        description="Cross-validate a RecurrentRegressor for every cell on every task and "
+                    "print the held-out R^2 and the collapse dim, mean +- sd over folds.")
+    p.add_argument("--cells", type=cell_names, default=["rnn", "gru"],
+                   metavar="CELL[,CELL...]", help="cells to compare (default: rnn,gru)")
+    p.add_argument("--tasks", type=_tasks, required=True, metavar="TASK[,TASK...]",
+                   help="tasks, each cross-validated on its own; a+b is one multi-task "
+                        "data set")
+    p.add_argument("--cv", type=positive_int, default=3, help="folds (default: 3)")
+    p.add_argument("--n-samples", type=positive_int, default=256, metavar="N",
+                   help="trials generated per task (default: 256)")
+    p.add_argument("--task-param", type=key_value, action="append", default=[],
+                   metavar="KEY=VALUE", help="task generator parameter (repeatable)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seeds data, folds and weights (default: 0)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--n-jobs", type=int, metavar="N",
+                       help="parallel local jobs (joblib; -1: all cores)")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run on a Dask cluster: tcp://HOST:PORT, or 'local' for a "
+                            "local cluster")
+    add_estimator_arguments(p, cell=False, tracking=False)
+    g = p.add_argument_group("KPFlow analysis")
+    g.add_argument("--kp-n-trials", type=positive_int, default=16, metavar="N",
+                   help="trials in each fold's analysis batch (default: 16)")
+    g.add_argument("--kp-probes", type=positive_int, default=64, metavar="N",
+                   help="operator applications per randomized estimate (default: 64)")
+    p.add_argument("--out", metavar="FILE",
+                   help="write the per-fold records to FILE (.json or .csv)")
+    p.set_defaults(run=_run)
+    return p

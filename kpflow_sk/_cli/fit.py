@@ -1,0 +1,257 @@
+"""``kpflow-sk fit`` (task, cell, hyperparameters -> model file and report) and
+``kpflow-sk analyze`` (model file or zoo name -> report)."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+
+from kpflow_sk._cli.args import (
+    cell_name,
+    key_value,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    task_names,
+)
+from kpflow_sk._cli.errors import CLIError, UsageError
+
+__all__ = ["add_parsers", "add_estimator_arguments", "add_data_arguments", "build_estimator"]
+
+
+# ====================================================================== shared arguments
+def add_estimator_arguments(p, *, cell=True, tracking=True):
+    """Hyperparameters of ``RecurrentRegressor`` as options (defaults: the estimator's)."""
+    g = p.add_argument_group("model and training")
+    if cell:
+        g.add_argument("--cell", type=cell_name, default="gru",
+                       help="recurrent cell: gru, rnn, leaky_rnn, node (default: gru)")
+    g.add_argument("--hidden-size", type=positive_int, default=64, metavar="H",
+                   help="hidden units (default: 64)")
+    g.add_argument("--max-iter", type=positive_int, default=100, metavar="N",
+                   help="training epochs (default: 100)")
+    g.add_argument("--learning-rate", type=positive_float, default=1e-2, metavar="LR",
+                   help="Adam learning rate (default: 0.01)")
+    g.add_argument("--batch-size", type=positive_int, default=32, metavar="B",
+                   help="mini-batch size (default: 32)")
+    g.add_argument("--param", type=key_value, action="append", default=[],
+                   metavar="KEY=VALUE",
+                   help="any other RecurrentRegressor parameter, e.g. --param "
+                        "grad_clip=1.0 (repeatable)")
+    if tracking:
+        k = p.add_argument_group("KPFlow analysis")
+        k.add_argument("--track-every", type=nonnegative_int, default=10, metavar="N",
+                       help="KPFlow snapshot every N epochs during training, 0: off "
+                            "(default: 10)")
+        k.add_argument("--kp-n-trials", type=positive_int, default=16, metavar="N",
+                       help="trials in the analysis batch (default: 16)")
+        k.add_argument("--kp-probes", type=positive_int, default=64, metavar="N",
+                       help="operator applications per randomized estimate (default: 64)")
+    return g
+
+
+def add_data_arguments(p, *, n_samples=256):
+    g = p.add_argument_group("data")
+    g.add_argument("--n-samples", type=positive_int, default=n_samples, metavar="N",
+                   help=f"training trials (default: {n_samples})")
+    g.add_argument("--task-param", type=key_value, action="append", default=[],
+                   metavar="KEY=VALUE",
+                   help="task generator parameter, e.g. --task-param memory_steps=10 "
+                        "(repeatable; see `kpflow-sk tasks show NAME`)")
+    g.add_argument("--seed", type=int, default=0,
+                   help="seeds the data, the weights and the analysis (default: 0)")
+    return g
+
+
+def build_estimator(args, *, cell=None, verbose=0, **overrides):
+    """A ``RecurrentRegressor`` from the parsed options; bad values -> ``UsageError``."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from kpflow_sk.estimators import RecurrentRegressor
+
+    params = dict(cell=cell or args.cell, hidden_size=args.hidden_size,
+                  max_iter=args.max_iter, learning_rate=args.learning_rate,
+                  batch_size=args.batch_size, random_state=args.seed, verbose=verbose,
+                  n_threads=args.threads)
+    if hasattr(args, "track_every"):
+        params.update(kp_track_every=args.track_every, kp_n_trials=args.kp_n_trials,
+                      kp_probes=args.kp_probes)
+    params.update(overrides)
+    extra = dict(args.param)
+    unknown = sorted(set(extra) - set(RecurrentRegressor().get_params()))
+    if unknown:
+        raise UsageError(f"--param: unknown RecurrentRegressor parameter(s) {unknown}")
+    params.update(extra)
+    est = RecurrentRegressor(**params)
+    try:
+        est._validate_params()
+    except InvalidParameterError as exc:
+        raise UsageError(str(exc)) from None
+    return est
+
+
+def _fit_estimator(est, bunch):
+    from sklearn.exceptions import ConvergenceWarning
+
+    fit_kw = {"mask": bunch.mask}
+    if len(bunch.task_names) > 1:
+        fit_kw["task_ids"] = bunch.task_ids
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        # running all max_iter epochs is what the user asked for, not a problem
+        warnings.filterwarnings("ignore", message="Maximum iterations",
+                                category=ConvergenceWarning)
+        est.fit(bunch.X, bunch.y, **fit_kw)
+    return time.perf_counter() - t0
+
+
+# ====================================================================== fit
+def _fit(args, out):
+    from kpflow_sk._cli.data import make_data, make_recipe
+    from kpflow_sk._cli.models import save_model
+    from kpflow_sk._cli.report import measure, render_text, write_model_report
+
+    if args.rule_inputs and len(args.task) == 1:
+        raise UsageError("--rule-inputs needs several tasks (--task a,b,...)")
+    est = build_estimator(args, verbose=0 if args.quiet else 1)
+    recipe = make_recipe(args.task, args.n_samples, args.seed, rule_inputs=args.rule_inputs,
+                         task_params=dict(args.task_param))
+    try:
+        train = make_data(recipe)
+        test = make_data(recipe, n_samples=args.n_test, random_state=args.seed + 1)
+    except ValueError as exc:  # e.g. an unknown --task-param
+        raise UsageError(str(exc)) from None
+    n, T, d_in = train.X.shape
+    print(f"Fitting {args.cell} ({args.hidden_size} units) on {n} trials of "
+          f"{', '.join(args.task)} (T={T}, {d_in} inputs, {train.y.shape[2]} outputs), "
+          f"up to {args.max_iter} epochs", file=out, flush=True)
+    fit_s = _fit_estimator(est, train)
+    model_path = Path(args.model) if args.model else Path(args.out) / "model.joblib"
+    save_model(est, model_path, recipe)
+    m = measure(est, est.kp_decompose_, test, history=est.kp_history_,
+                spectra_k=0 if args.no_report else args.spectra_k)
+    print(render_text(m, header=f"{est.n_iter_} epochs in {fit_s:.1f} s, final training "
+                                f"loss {est.loss_curve_[-1]:.4g}"), file=out)
+    print(f"\nModel: {model_path}", file=out)
+    if not args.no_report:
+        path, n_fig = write_model_report(
+            args.out, title=f"kpflow-sk fit: {args.cell} on {', '.join(args.task)}",
+            est=est, D=est.kp_decompose_, test=test, m=m, recipe=recipe,
+            extra={"fit_seconds": fit_s, "model_file": str(model_path)})
+        print(f"Report: {path} (+ results.json, {n_fig} PNG figures)", file=out)
+    return 0
+
+
+# ====================================================================== analyze
+def _load(name):
+    from kpflow_sk._cli.models import load_model, load_zoo_model
+
+    path = Path(name)
+    if path.exists() or path.suffix or "/" in name or "\\" in name:
+        return load_model(path)
+    zoo = load_zoo_model(name)
+    if zoo is None:
+        raise CLIError(f"{name!r} is neither a model file nor a zoo model "
+                       "(see `kpflow-sk zoo list`)")
+    return zoo
+
+
+def _shared_task_params(recipe, tasks):
+    """The training recipe's task parameters that the new ``tasks`` also take (e.g. the
+    epoch lengths when analysing memory_pro's model on memory_anti)."""
+    from kpflow_sk.datasets import get_task
+
+    valid = set().union(*(get_task(t).defaults for t in tasks))
+    if len(tasks) > 1:
+        valid.add("context_steps")
+    return {k: v for k, v in ((recipe or {}).get("task_params") or {}).items() if k in valid}
+
+
+def _analyze(args, out):
+    from kpflow_sk._cli.data import analysis_subset, make_data, make_recipe
+    from kpflow_sk._cli.report import measure, render_text, write_model_report
+
+    est, recipe = _load(args.model)
+    if args.task:
+        recipe = make_recipe(args.task, args.n_samples, (recipe or {}).get("random_state"),
+                             task_params=_shared_task_params(recipe, args.task))
+    if recipe is None:
+        raise UsageError(f"cannot tell which task(s) {args.model!r} was trained on; "
+                         "pass --task")
+    seed = args.seed if args.seed is not None else (recipe.get("random_state") or 0) + 1
+    try:
+        test = make_data(recipe, n_samples=args.n_samples, random_state=seed)
+    except ValueError as exc:
+        raise CLIError(f"cannot generate trials of {', '.join(recipe['tasks'])}: {exc}"
+                       ) from None
+    n_trials = args.kp_n_trials or getattr(est, "kp_n_trials", 16)
+    idx = analysis_subset(test, n_trials)
+    try:
+        D = est.decompose(test.X[idx], test.y[idx],
+                          test.task_ids[idx] if len(test.task_names) > 1 else None,
+                          mask=test.mask[idx])
+    except ValueError as exc:
+        raise CLIError(f"the model does not fit the data of {', '.join(recipe['tasks'])}: "
+                       f"{exc}") from None
+    m = measure(est, D, test, history=getattr(est, "kp_history_", None),
+                spectra_k=args.spectra_k, reuse_history=False)
+    cell = getattr(est, "cell", "?")
+    print(render_text(m, header=f"{args.model}: {cell} ({est.hidden_size} units), "
+                                f"{getattr(est, 'n_iter_', '?')} training epochs; analysed "
+                                f"on {len(idx)} held-out trials",
+                      analysis=f"KPFlow on {len(idx)} held-out trials"), file=out)
+    path, n_fig = write_model_report(
+        args.out, title=f"kpflow-sk analyze: {args.model}", est=est, D=D, test=test, m=m,
+        recipe=recipe, extra={"model_file": str(args.model)})
+    print(f"\nReport: {path} (+ results.json, {n_fig} PNG figures)", file=out)
+    return 0
+
+
+# ====================================================================== parsers
+def add_parsers(subparsers):
+    p = subparsers.add_parser(
+        "fit", help="fit a model on a task: model file + report",
+        description="Fit a RecurrentRegressor on one task (or several, composed with rule "
+                    "inputs), save it and write a report folder.")
+    p.add_argument("--task", type=task_names, required=True, metavar="NAME[,NAME...]",
+                   help="task(s) to train on; several are composed by make_multitask")
+    p.add_argument("--rule-inputs", choices=["onehot", "context"],
+                   help="task identity encoding of a multi-task fit (default: context for "
+                        "the KPFlow family, else onehot)")
+    add_data_arguments(p)
+    p.add_argument("--n-test", type=positive_int, default=200, metavar="N",
+                   help="held-out trials for the scores (default: 200)")
+    add_estimator_arguments(p)
+    o = p.add_argument_group("output")
+    o.add_argument("--out", default="kpflow_fit", metavar="DIR",
+                   help="report folder (default: ./kpflow_fit)")
+    o.add_argument("--model", metavar="PATH",
+                   help="model file to write (default: OUT/model.joblib)")
+    o.add_argument("--no-report", action="store_true", help="save the model only")
+    o.add_argument("--spectra-k", type=nonnegative_int, default=20, metavar="K",
+                   help="leading eigenvalues per operator in the report (default: 20)")
+    o.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_fit)
+
+    a = subparsers.add_parser(
+        "analyze", help="KPFlow report of a saved model or a zoo model",
+        description="Analyse a model file written by `kpflow-sk fit` (or a zoo model) on "
+                    "fresh held-out trials of its task(s) and write a report folder. Model "
+                    "files are pickles: only analyse files you trust.")
+    a.add_argument("model", help="model file, or a zoo model name")
+    a.add_argument("--task", type=task_names, metavar="NAME[,NAME...]",
+                   help="analyse on these task(s) instead of the training ones")
+    a.add_argument("--n-samples", type=positive_int, default=200, metavar="N",
+                   help="held-out trials for the scores (default: 200)")
+    a.add_argument("--kp-n-trials", type=positive_int, metavar="N",
+                   help="trials in the analysis batch (default: the model's kp_n_trials)")
+    a.add_argument("--seed", type=int,
+                   help="seed of the held-out trials (default: the training seed + 1)")
+    a.add_argument("--spectra-k", type=nonnegative_int, default=20, metavar="K",
+                   help="leading eigenvalues per operator (default: 20)")
+    a.add_argument("--out", default="kpflow_analysis", metavar="DIR",
+                   help="report folder (default: ./kpflow_analysis)")
+    a.set_defaults(run=_analyze)
+    return p, a
+

@@ -1,0 +1,144 @@
+"""The command-line interface: ``kpflow-sk`` and ``python -m kpflow_sk``.
+
+Commands::
+
+    kpflow-sk demo [--out DIR] [--max-iter N] [--hidden-size H] [--seed S] [--quick]
+    kpflow-sk fit --task NAME[,NAME...] [--cell gru] [--hidden-size H] ... [--out DIR]
+    kpflow-sk analyze MODEL_FILE_OR_ZOO_NAME [--out DIR]
+    kpflow-sk compare --cells rnn,gru --tasks NAME[,NAME...] [--cv 3]
+                      [--n-jobs N | --scheduler ADDRESS]
+    kpflow-sk zoo list | zoo show NAME | zoo get NAME
+    kpflow-sk tasks list | tasks show NAME
+
+Exit codes: 0 success; 1 runtime failure (e.g. an unreadable model file), reported as one
+line on stderr without a traceback (``--traceback`` shows it); 2 bad arguments (argparse's
+convention).
+
+>>> from kpflow_sk.cli import main
+>>> main(["tasks", "show", "memory_pro"])  # doctest: +ELLIPSIS
+memory_pro  (kpflow family)
+...
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from contextlib import contextmanager
+
+from kpflow_sk._cli import compare, demo, fit, tasks, zoo
+from kpflow_sk._cli.args import positive_int
+from kpflow_sk._cli.errors import CLIError
+
+__all__ = ["main", "build_parser"]
+
+PROG = "kpflow-sk"
+
+
+def build_parser():
+    """The argparse parser of every command (each sets ``run(args, out) -> exit code``)."""
+    from kpflow_sk import __version__
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--threads", type=positive_int, metavar="N",
+                        help="torch CPU threads (default: 1 for demo, torch's setting "
+                             "otherwise)")
+    common.add_argument("--traceback", action="store_true",
+                        help="show the full traceback of a failure")
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Fit recurrent networks the scikit-learn way and look inside how "
+                    "gradient descent shaped them (KPFlow).",
+        epilog=f"Run `{PROG} COMMAND --help` for a command's options.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # every subcommand inherits the common options
+    original = sub.add_parser
+
+    def add_parser(name, **kw):
+        kw.setdefault("parents", [common])
+        kw.setdefault("prog", f"{PROG} {name}")
+        return original(name, **kw)
+
+    sub.add_parser = add_parser
+    demo.add_parser(sub)
+    fit.add_parsers(sub)
+    compare.add_parser(sub)
+    zoo.add_parser(sub)
+    tasks.add_parser(sub)
+    return parser
+
+
+@contextmanager
+def _session(threads):
+    """Torch threads and one-line warnings for the duration of a command (then restored)."""
+    old_format = warnings.formatwarning
+    warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"
+    old_threads = None
+    if threads is not None:
+        import torch
+
+        old_threads = torch.get_num_threads()
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        warnings.formatwarning = old_format
+        if old_threads is not None:
+            import torch
+
+            torch.set_num_threads(old_threads)
+
+
+def _one_line(text):
+    return " ".join(str(text).split())
+
+
+def main(argv=None):
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Exit code: 0 ok, 1 runtime failure, 2 bad arguments.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version (0) or a usage error (2)
+        return exc.code if isinstance(exc.code, int) else 2
+    out = sys.stdout
+    try:
+        with _session(args.threads or getattr(args, "default_threads", None)):
+            return int(args.run(args, out) or 0)
+    except CLIError as exc:
+        if args.traceback:
+            raise
+        if exc.exit_code == 2:
+            sub = parser._subparsers._group_actions[0].choices[args.command]
+            sub.print_usage(sys.stderr)
+            print(f"{sub.prog}: error: {_one_line(exc)}", file=sys.stderr)
+        else:
+            print(f"{PROG} {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return exc.exit_code
+    except BrokenPipeError:  # output piped into e.g. `head`, which exited
+        import os
+
+        # no second BrokenPipeError when Python flushes stdout at exit (Python docs' recipe)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a failure we did not foresee: still one line, exit 1
+        if args.traceback:
+            raise
+        print(f"{PROG} {args.command}: error: {type(exc).__name__}: {_one_line(exc)} "
+              "(run with --traceback for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,256 @@
+"""Fitted estimators <-> safetensors files, without pickle.
+
+An estimator's fitted state (what its ``__getstate__`` returns: parameters, fitted attributes,
+the network's state dict, the analysis batch) is split into
+
+- tensors and numeric arrays, stored by name in a ``.safetensors`` file, and
+- everything else (numbers, strings, lists, dicts, devices), stored as JSON in the file's
+  metadata, with a tagged placeholder where each array was.
+
+Only plain data types are accepted on save (anything else raises ``TypeError``), so loading
+never imports or calls anything named by the file: the estimator class comes from the fixed
+:data:`ESTIMATORS` list and is restored through its own ``__setstate__``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import torch
+from safetensors.torch import load as safetensors_load
+from safetensors.torch import save_file
+
+__all__ = ["ESTIMATORS", "FORMAT", "estimator_class", "encode_state", "decode_state",
+           "save_estimator", "load_estimator", "restore_estimator", "read_bytes",
+           "write_tensors"]
+
+#: Format tag written in every file's metadata (bumped when the layout changes).
+FORMAT = "kpflow_sk.zoo/1"
+# JSON tags of the placeholders; a dict with exactly one of these keys is a placeholder.
+_TENSOR, _NDARRAY, _DEVICE, _TUPLE, _ITEMS, _FLOAT = (
+    "__tensor__", "__ndarray__", "__device__", "__tuple__", "__items__", "__float__")
+_TAGS = {_TENSOR, _NDARRAY, _DEVICE, _TUPLE, _ITEMS, _FLOAT}
+
+
+#: Estimator classes a zoo file may name (nothing else is ever instantiated on load).
+ESTIMATORS = ("RecurrentRegressor", "RecurrentClassifier")
+
+
+def estimator_class(name):
+    """The class registered as ``name`` in :data:`ESTIMATORS` (imported lazily: torch)."""
+    from kpflow_sk import estimators
+
+    if name not in ESTIMATORS:
+        raise ValueError(f"unknown estimator class {name!r}; a zoo file may only name one of "
+                         f"{list(ESTIMATORS)}")
+    return getattr(estimators, name)
+
+
+# ---------------------------------------------------------------------------------- encoding
+def encode_state(obj, tensors, path="state"):
+    """Turn ``obj`` into JSON-able data, moving every array into ``tensors`` (by ``path``).
+
+    Parameters
+    ----------
+    obj : plain data (None, bool, int, float, str, list, tuple, dict, numpy array or scalar,
+        torch.Tensor, torch.device)
+    tensors : dict
+        Receives ``path -> torch.Tensor`` for every array found.
+    path : str
+        Name prefix of the tensors of ``obj``.
+
+    Returns
+    -------
+    JSON-able object
+    """
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, (int, np.integer)) and not isinstance(obj, np.bool_):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, (float, np.floating)):
+        x = float(obj)
+        # JSON has no inf / nan: tag them so the metadata stays strict JSON
+        return x if math.isfinite(x) else {_FLOAT: repr(x)}
+    if isinstance(obj, torch.Tensor):
+        tensors[path] = obj.detach().to("cpu").contiguous().clone()
+        return {_TENSOR: path}
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind not in "biuf":
+            raise TypeError(f"{path}: arrays of dtype {obj.dtype} cannot be stored without "
+                            "pickling (only bool, integer and float arrays)")
+        tensors[path] = torch.from_numpy(np.ascontiguousarray(obj).copy())
+        return {_NDARRAY: path}
+    if isinstance(obj, torch.device):
+        return {_DEVICE: str(obj)}
+    if isinstance(obj, tuple):
+        return {_TUPLE: [encode_state(v, tensors, f"{path}.{i}") for i, v in enumerate(obj)]}
+    if isinstance(obj, list):
+        return [encode_state(v, tensors, f"{path}.{i}") for i, v in enumerate(obj)]
+    if isinstance(obj, dict):
+        if all(isinstance(k, str) for k in obj) and not (len(obj) == 1 and set(obj) <= _TAGS):
+            return {k: encode_state(v, tensors, f"{path}.{k}") for k, v in obj.items()}
+        items = []
+        for k, v in obj.items():
+            if not isinstance(k, (str, int, np.integer)) or isinstance(k, (bool, np.bool_)):
+                raise TypeError(f"{path}: dict key {k!r} is not a str or int")
+            key = k if isinstance(k, str) else int(k)
+            items.append([key, encode_state(v, tensors, f"{path}.{key}")])
+        return {_ITEMS: items}
+    raise TypeError(f"{path}: an object of type {type(obj).__name__} cannot be stored in the zoo "
+                    "format (plain data, arrays and tensors only; nothing is pickled)")
+
+
+def decode_state(obj, tensors, source="file"):
+    """Inverse of :func:`encode_state`: placeholders -> arrays from ``tensors``.
+
+    Raises
+    ------
+    ValueError
+        A placeholder names a tensor the file does not have, or carries an unknown tag.
+    """
+    if isinstance(obj, list):
+        return [decode_state(v, tensors, source) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    if len(obj) == 1 and set(obj) <= _TAGS:
+        (tag, value), = obj.items()
+        if tag in (_TENSOR, _NDARRAY):
+            if value not in tensors:
+                raise ValueError(f"{source}: the state refers to tensor {value!r}, which the "
+                                 "file does not contain")
+            t = tensors[value]
+            return t.clone() if tag == _TENSOR else t.numpy().copy()
+        if tag == _DEVICE:
+            return torch.device(str(value))
+        if tag == _TUPLE:
+            return tuple(decode_state(v, tensors, source) for v in value)
+        if tag == _FLOAT:
+            if value not in ("inf", "-inf", "nan"):
+                raise ValueError(f"{source}: bad float tag {value!r}")
+            return float(value)
+        return {k: decode_state(v, tensors, source) for k, v in value}
+    return {k: decode_state(v, tensors, source) for k, v in obj.items()}
+
+
+# ---------------------------------------------------------------------------------- files
+def write_tensors(path, tensors, metadata):
+    """Write ``tensors`` (name -> Tensor) and ``metadata`` (JSON-able dict) to a safetensors file.
+
+    The metadata lands under the key ``"kpflow_sk"`` as one JSON string, next to the format tag.
+    """
+    meta = {"format": FORMAT, "kpflow_sk": json.dumps(metadata, sort_keys=True,
+                                                        allow_nan=False)}
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(path), metadata=meta)
+
+
+def read_bytes(data, source="file"):
+    """Parse safetensors bytes into ``(metadata, tensors)``; nothing is unpickled.
+
+    Parameters
+    ----------
+    data : bytes
+        A whole ``.safetensors`` file (already checked against its manifest).
+    source : str
+        Name used in error messages.
+
+    Returns
+    -------
+    metadata : dict
+        The JSON written by :func:`write_tensors`.
+    tensors : dict of str -> Tensor (CPU)
+
+    Raises
+    ------
+    ValueError
+        Not a safetensors file, or not one written by the zoo.
+    """
+    try:
+        n = int.from_bytes(data[:8], "little")
+        header = json.loads(data[8:8 + n].decode("utf-8"))
+        meta = header.get("__metadata__") or {}
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        raise ValueError(f"{source}: not a safetensors file (unreadable header)") from None
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{source}: not a kpflow_sk zoo file (format {meta.get('format')!r}, "
+                         f"expected {FORMAT!r})")
+    try:
+        metadata = json.loads(meta["kpflow_sk"])
+    except (KeyError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{source}: bad kpflow_sk metadata ({exc})") from None
+    try:
+        tensors = safetensors_load(bytes(data))
+    except Exception as exc:  # safetensors raises its own error types on a corrupt body
+        raise ValueError(f"{source}: corrupt safetensors body ({exc})") from None
+    return metadata, tensors
+
+
+def estimator_state(estimator, keep_optimizer=False):
+    """The estimator's ``__getstate__`` with the optimizer state dropped (not needed to predict
+    or analyse; a restored estimator restarts its optimizer on ``warm_start``)."""
+    state = dict(estimator.__getstate__())
+    if not keep_optimizer and "_optimizer_state" in state:
+        state["_optimizer_state"] = None
+    return state
+
+
+def save_estimator(path, estimator, extra_tensors=None, extra_meta=None):
+    """Write a fitted estimator (and optional extra tensors / metadata) to ``path``.
+
+    Parameters
+    ----------
+    path : path-like
+    estimator : a fitted estimator of a class in :data:`ESTIMATORS`
+    extra_tensors : dict of str -> Tensor, optional
+        Stored under ``extra.<name>``.
+    extra_meta : dict, optional
+        JSON-able, stored under ``"extra"`` in the metadata.
+    """
+    name = type(estimator).__name__
+    if name not in ESTIMATORS or estimator_class(name) is not type(estimator):
+        raise TypeError(f"only {list(ESTIMATORS)} can be stored in the zoo, not {name}")
+    tensors = {}
+    state = encode_state(estimator_state(estimator), tensors, "state")
+    for k, v in (extra_tensors or {}).items():
+        tensors[f"extra.{k}"] = torch.as_tensor(v).detach().cpu().contiguous().clone()
+    write_tensors(path, tensors, {"estimator": name, "state": state,
+                                  "extra": extra_meta or {}})
+
+
+def restore_estimator(class_name, state, source="file", device="cpu"):
+    """A fitted estimator of the registered class ``class_name`` from a decoded state."""
+    try:
+        cls = estimator_class(class_name)
+    except ValueError as exc:
+        raise ValueError(f"{source}: {exc}") from None
+    est = cls.__new__(cls)
+    state = dict(state)
+    if "device_" in state:
+        # zoo weights are CPU tensors; a model is restored on the CPU (move it with .to later)
+        state["device_"] = torch.device(device)
+    est.__setstate__(state)
+    return est
+
+
+def load_estimator(metadata, tensors, source="file", device="cpu"):
+    """Rebuild what :func:`save_estimator` wrote, from :func:`read_bytes`' output.
+
+    Returns
+    -------
+    estimator : fitted estimator
+    extra : dict
+        ``{"meta": extra_meta, "tensors": {name: Tensor}}``.
+    """
+    try:
+        class_name, raw = metadata["estimator"], metadata["state"]
+    except (KeyError, TypeError):
+        raise ValueError(f"{source}: the metadata has no estimator state") from None
+    state = decode_state(raw, tensors, source)
+    if not isinstance(state, dict):
+        raise ValueError(f"{source}: the estimator state is not a mapping")
+    est = restore_estimator(class_name, state, source, device)
+    extra_t = {k[len("extra."):]: v for k, v in tensors.items() if k.startswith("extra.")}
+    return est, {"meta": metadata.get("extra", {}), "tensors": extra_t}
