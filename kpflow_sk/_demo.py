@@ -88,8 +88,9 @@ def run_demo(out="kpflow_report", *, max_iter=None, hidden_size=None, seed=0, qu
                           if v is not None})
     recipe = make_recipe(TASKS, cfg.n_samples, seed, rule_inputs="context",
                          task_params=cfg.task_params)
+    recipe["test_seed"] = seed + 1
     train = make_data(recipe)
-    test = make_data(recipe, n_samples=cfg.n_test, random_state=seed + 1)
+    test = make_data(recipe, n_samples=cfg.n_test, random_state=recipe["test_seed"])
     n, T, d_in = train.X.shape
     est = RecurrentRegressor(
         cell="gru", hidden_size=cfg.hidden_size, max_iter=cfg.max_iter,

@@ -54,13 +54,15 @@ def build_parser():
         epilog=f"Run `{PROG} COMMAND --help` for a command's options.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    # every subcommand inherits the common options
+    # every command inherits the common options; its parser is kept for usage errors
     original = sub.add_parser
+    parser.command_parsers = {}
 
     def add_parser(name, **kw):
         kw.setdefault("parents", [common])
         kw.setdefault("prog", f"{PROG} {name}")
-        return original(name, **kw)
+        parser.command_parsers[name] = original(name, **kw)
+        return parser.command_parsers[name]
 
     sub.add_parser = add_parser
     demo.add_parser(sub)
@@ -117,7 +119,7 @@ def main(argv=None):
         if args.traceback:
             raise
         if exc.exit_code == 2:
-            sub = parser._subparsers._group_actions[0].choices[args.command]
+            sub = parser.command_parsers[args.command]
             sub.print_usage(sys.stderr)
             print(f"{sub.prog}: error: {_one_line(exc)}", file=sys.stderr)
         else:

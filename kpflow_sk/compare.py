@@ -37,8 +37,8 @@ from numbers import Integral, Real
 
 import numpy as np
 
-__all__ = ["compare", "summarize", "default_n_threads", "WorkerLostError",
-           "SchedulerUnreachableError", "RECORD_FIELDS"]
+__all__ = ["compare", "summarize", "dask_backend", "default_n_threads",
+           "WorkerLostError", "SchedulerUnreachableError", "RECORD_FIELDS"]
 
 #: keys of every record returned by :func:`compare`
 RECORD_FIELDS = ("cell", "task", "fold", "score", "collapse_dim", "fit_time", "score_time",
@@ -206,9 +206,76 @@ def _is_worker_loss(exc):
     return isinstance(exc, BrokenProcessPool) or type(exc).__name__ == "KilledWorker"
 
 
+class _WorkerFailure:
+    """Marks a Dask future that failed outside the function (its worker died)."""
+
+    def __init__(self, exc):
+        self.exc = exc
+
+
+def _safe_dask_backend_class():
+    """joblib's Dask backend, fixed so that a dead worker raises instead of hanging.
+
+    joblib (1.6) hands results back through a callback that its Dask backend calls only for
+    futures that finished; a future that errs outside the function (``KilledWorker``) sets
+    the exception on joblib's future but never calls the callback, so ``Parallel`` waits
+    forever. Here a done-callback on that future forwards the failure through the callback.
+    """
+    from joblib._dask import DaskDistributedBackend
+
+    class SafeDaskBackend(DaskDistributedBackend):
+        def submit(self, func, callback=None):
+            future = super().submit(func, callback=callback)
+            if callback is not None and self.supports_retrieve_callback:
+                def forward_failure(f):
+                    exc = f.exception()
+                    if exc is not None:
+                        callback(_WorkerFailure(exc))
+
+                future.add_done_callback(forward_failure)
+            return future
+
+        def retrieve_result_callback(self, out):
+            if isinstance(out, _WorkerFailure):
+                raise out.exc
+            return super().retrieve_result_callback(out)
+
+        def get_nested_backend(self):
+            return SafeDaskBackend(client=self.client), -1
+
+    return SafeDaskBackend
+
+
 @contextmanager
-def _dask_backend(scheduler, n_workers, connect_timeout):
-    """``joblib.parallel_config(backend="dask")`` on a client for ``scheduler``."""
+def dask_backend(scheduler="local", *, n_workers=None, connect_timeout=30.0):
+    """Run joblib (hence scikit-learn's ``n_jobs``) on a Dask cluster.
+
+    Like ``joblib.parallel_config(backend="dask")``, with two fixes: the scheduler must
+    answer within ``connect_timeout``, and a worker that dies makes ``Parallel`` raise
+    ``distributed.KilledWorker`` instead of waiting forever (a joblib bug).
+
+    Parameters
+    ----------
+    scheduler : "local", str or distributed.Client, default="local"
+        ``"local"`` starts a LocalCluster of ``n_workers`` single-threaded processes
+        (default: one per core; a task whose worker dies is retried once) and shuts it down
+        on exit; an address (``"tcp://host:8786"``) connects to a running scheduler; a
+        ``Client`` is used as is and not closed.
+    n_workers : int, optional
+        Workers of the local cluster.
+    connect_timeout : float, default=30
+        Seconds allowed to reach the scheduler, and for it to have a worker.
+
+    Yields
+    ------
+    distributed.Client
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> with dask_backend("tcp://10.0.0.5:8786"):  # doctest: +SKIP
+    ...     GridSearchCV(RecurrentRegressor(), grid, n_jobs=-1).fit(X, y)
+    """
     try:
         import dask
         import distributed
@@ -216,7 +283,7 @@ def _dask_backend(scheduler, n_workers, connect_timeout):
         raise ImportError(
             "scheduler=... runs on Dask and needs dask.distributed: "
             "pip install 'kpflow_sk[distributed]'") from exc
-    from joblib import parallel_config
+    from joblib import cpu_count, parallel_config
 
     cluster = client = None
     own_client = not isinstance(scheduler, distributed.Client)
@@ -229,8 +296,8 @@ def _dask_backend(scheduler, n_workers, connect_timeout):
                 with dask.config.set({"distributed.scheduler.allowed-failures":
                                       _LOCAL_ALLOWED_FAILURES}):
                     cluster = distributed.LocalCluster(
-                        n_workers=n_workers, threads_per_worker=1, processes=True,
-                        dashboard_address=None)
+                        n_workers=n_workers or cpu_count(), threads_per_worker=1,
+                        processes=True, dashboard_address=None)
                 address = cluster
             try:
                 client = distributed.Client(address, timeout=connect_timeout,
@@ -242,8 +309,9 @@ def _dask_backend(scheduler, n_workers, connect_timeout):
                     "Check the address (tcp://HOST:PORT, as printed by `dask scheduler`), "
                     "that the scheduler is running and that its port is open from here; "
                     "scheduler='local' starts a cluster on this machine.") from None
-        with parallel_config(backend="dask", client=client,
-                             wait_for_workers_timeout=connect_timeout):
+        backend = _safe_dask_backend_class()(client=client,
+                                             wait_for_workers_timeout=connect_timeout)
+        with parallel_config(backend=backend):
             yield client
     finally:
         if own_client and client is not None:
@@ -310,9 +378,10 @@ def compare(cells, tasks, *, cv=3, n_jobs=None, scheduler=None, random_state=0,
     SchedulerUnreachableError
         ``scheduler`` could not be reached within ``connect_timeout``.
     """
+    from sklearn.utils.parallel import Parallel, delayed
+
     from kpflow_sk.cells import CELLS, Cell
     from kpflow_sk.estimators import RecurrentRegressor
-    from sklearn.utils.parallel import Parallel, delayed
 
     if isinstance(cells, (str, type)):
         cells = [cells]
@@ -355,10 +424,8 @@ def compare(cells, tasks, *, cv=3, n_jobs=None, scheduler=None, random_state=0,
                 keys.append((_label(cell), label, k))
 
     if scheduler is not None:
-        from joblib import cpu_count
-
-        n_workers = n_jobs if isinstance(n_jobs, Integral) and n_jobs > 0 else cpu_count()
-        backend = _dask_backend(scheduler, n_workers, connect_timeout)
+        n_workers = n_jobs if isinstance(n_jobs, Integral) and n_jobs > 0 else None
+        backend = dask_backend(scheduler, n_workers=n_workers, connect_timeout=connect_timeout)
         n_jobs = -1 if n_jobs is None else n_jobs
     else:
         backend = nullcontext()

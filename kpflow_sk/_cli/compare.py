@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import warnings
 from pathlib import Path
 
 from kpflow_sk._cli.args import cell_names, comma_list, key_value, positive_int, task_names
@@ -53,6 +54,20 @@ def _estimator_params(args):
     return params
 
 
+def _check_task_params(tasks, params):
+    """Generate one trial per task with ``params``: an unknown or bad one -> ``UsageError``."""
+    from kpflow_sk.datasets import make_multitask, make_task
+
+    for task in tasks:
+        try:
+            if isinstance(task, tuple):
+                make_multitask(list(task), len(task), random_state=0, **params)
+            else:
+                make_task(task, 1, random_state=0, **params)
+        except ValueError as exc:
+            raise UsageError(f"--task-param: {exc}") from None
+
+
 def _write_records(path, records):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,18 +101,19 @@ def _run(args, out):
           f"{', '.join('+'.join(t) if isinstance(t, tuple) else t for t in args.tasks)}: "
           f"{args.cv}-fold cross-validation, {args.n_samples} trials per task, {where}",
           file=out, flush=True)
-    try:
+    _check_task_params(args.tasks, tparams)
+    with warnings.catch_warnings():
+        # every fold runs the max_iter epochs asked for: not worth a warning each
+        warnings.filterwarnings("ignore", message="Maximum iterations")
         records = cmp.compare(args.cells, tasks, cv=args.cv, n_jobs=args.n_jobs,
                               scheduler=args.scheduler, random_state=args.seed,
                               estimator_params=params, n_samples=args.n_samples)
-    except ValueError as exc:  # e.g. an unknown --task-param for a task
-        raise UsageError(str(exc)) from None
     groups = {}
     for r in records:
         groups.setdefault((r["cell"], r["task"]), []).append(r)
     rows = [[cell, task, len(rs), mean_sd(r.get("score") for r in rs),
              mean_sd(r.get("collapse_dim") for r in rs),
-             mean_sd(r.get("fit_time") for r in rs)]
+             mean_sd((r.get("fit_time") for r in rs), decimals=2)]
             for (cell, task), rs in groups.items()]
     print("\nHeld-out R^2 and collapse dim (mean +- sd over folds)", file=out)
     print(format_table(rows, ["cell", "task", "folds", "score (R^2)", "collapse dim",

@@ -109,7 +109,7 @@ def _fit_estimator(est, bunch):
 # ====================================================================== fit
 def _fit(args, out):
     from kpflow_sk._cli.data import make_data, make_recipe
-    from kpflow_sk._cli.models import save_model
+    from kpflow_sk._cli.models import SUFFIX, save_model
     from kpflow_sk._cli.report import measure, render_text, write_model_report
 
     if args.rule_inputs and len(args.task) == 1:
@@ -117,9 +117,10 @@ def _fit(args, out):
     est = build_estimator(args, verbose=0 if args.quiet else 1)
     recipe = make_recipe(args.task, args.n_samples, args.seed, rule_inputs=args.rule_inputs,
                          task_params=dict(args.task_param))
+    recipe["test_seed"] = args.seed + 1
     try:
         train = make_data(recipe)
-        test = make_data(recipe, n_samples=args.n_test, random_state=args.seed + 1)
+        test = make_data(recipe, n_samples=args.n_test, random_state=recipe["test_seed"])
     except ValueError as exc:  # e.g. an unknown --task-param
         raise UsageError(str(exc)) from None
     n, T, d_in = train.X.shape
@@ -127,7 +128,7 @@ def _fit(args, out):
           f"{', '.join(args.task)} (T={T}, {d_in} inputs, {train.y.shape[2]} outputs), "
           f"up to {args.max_iter} epochs", file=out, flush=True)
     fit_s = _fit_estimator(est, train)
-    model_path = Path(args.model) if args.model else Path(args.out) / "model.joblib"
+    model_path = Path(args.model) if args.model else Path(args.out) / f"model{SUFFIX}"
     save_model(est, model_path, recipe)
     m = measure(est, est.kp_decompose_, test, history=est.kp_history_,
                 spectra_k=0 if args.no_report else args.spectra_k)
@@ -179,7 +180,9 @@ def _analyze(args, out):
     if recipe is None:
         raise UsageError(f"cannot tell which task(s) {args.model!r} was trained on; "
                          "pass --task")
-    seed = args.seed if args.seed is not None else (recipe.get("random_state") or 0) + 1
+    seed = args.seed
+    if seed is None:  # the held-out trials fit scored the model on
+        seed = recipe.get("test_seed", (recipe.get("random_state") or 0) + 1)
     try:
         test = make_data(recipe, n_samples=args.n_samples, random_state=seed)
     except ValueError as exc:
@@ -227,7 +230,7 @@ def add_parsers(subparsers):
     o.add_argument("--out", default="kpflow_fit", metavar="DIR",
                    help="report folder (default: ./kpflow_fit)")
     o.add_argument("--model", metavar="PATH",
-                   help="model file to write (default: OUT/model.joblib)")
+                   help="model file to write (default: OUT/model.safetensors)")
     o.add_argument("--no-report", action="store_true", help="save the model only")
     o.add_argument("--spectra-k", type=nonnegative_int, default=20, metavar="K",
                    help="leading eigenvalues per operator in the report (default: 20)")
@@ -238,7 +241,7 @@ def add_parsers(subparsers):
         "analyze", help="KPFlow report of a saved model or a zoo model",
         description="Analyse a model file written by `kpflow-sk fit` (or a zoo model) on "
                     "fresh held-out trials of its task(s) and write a report folder. Model "
-                    "files are pickles: only analyse files you trust.")
+                    "files are read without unpickling.")
     a.add_argument("model", help="model file, or a zoo model name")
     a.add_argument("--task", type=task_names, metavar="NAME[,NAME...]",
                    help="analyse on these task(s) instead of the training ones")

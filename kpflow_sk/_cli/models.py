@@ -1,34 +1,32 @@
-"""Model files written by ``fit`` and read by ``analyze``.
+"""Model files written by ``fit`` (and ``zoo get``) and read by ``analyze``.
 
-A model file holds the fitted estimator and its data recipe (:mod:`.data`), so that
-``analyze`` can draw held-out trials of the task(s) the model was trained on.
-
-Format: ``joblib.dump`` of ``{"format": FORMAT, "version": 1, "estimator": est, "recipe":
-recipe}`` (the estimator pickles its weights as CPU tensors, see
-``BaseRecurrentEstimator.__getstate__``). Loading a pickle runs code from the file: only
-analyse model files you trust. The zoo's safetensors + JSON format (``kpflow_sk.zoo``) does
-not unpickle; zoo models are read through it.
+A model file is the model zoo's safetensors format (:mod:`kpflow_sk.zoo._codec`): the
+fitted estimator's state as tensors plus JSON metadata, read back without unpickling
+anything, so analysing a file from elsewhere cannot run code. Its metadata also holds the
+data recipe (:mod:`.data`), so that ``analyze`` can draw held-out trials of the task(s) the
+model was trained on.
 """
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 from kpflow_sk._cli.errors import CLIError
 
-__all__ = ["FORMAT", "save_model", "load_model", "load_zoo_model"]
+__all__ = ["FORMAT", "SUFFIX", "save_model", "load_model", "load_zoo_model"]
 
-FORMAT = "kpflow_sk.cli.model"
+#: Tag in a model file's metadata (``extra.format``).
+FORMAT = "kpflow_sk.cli.model/1"
+SUFFIX = ".safetensors"
 
 
 def save_model(est, path, recipe):
-    """Write ``est`` and its data recipe to ``path`` (parents created)."""
-    import joblib
+    """Write ``est`` and its data recipe to ``path`` (parents created); returns the path."""
+    from kpflow_sk.zoo import _codec
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump({"format": FORMAT, "version": 1, "estimator": est, "recipe": recipe}, path)
+    _codec.save_estimator(path, est, extra_meta={"format": FORMAT, "recipe": recipe})
     return path
 
 
@@ -37,61 +35,65 @@ def load_model(path):
 
     Returns
     -------
-    est : fitted estimator
+    est : fitted estimator (on the CPU)
     recipe : dict
     """
-    import joblib
+    from kpflow_sk.zoo import _codec
 
     path = Path(path)
+    shown = str(path)
     if not path.exists():
-        raise CLIError(f"model file {str(path)!r} does not exist")
+        raise CLIError(f"model file {shown!r} does not exist")
     if path.is_dir():
-        raise CLIError(f"model path {str(path)!r} is a directory, not a model file")
+        raise CLIError(f"model path {shown!r} is a directory, not a model file")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # e.g. fitted on CUDA, loaded on the CPU
-            obj = joblib.load(path)
-    except Exception as exc:  # any unpickling failure: truncated, foreign or corrupt file
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise CLIError(f"cannot read model file {str(path)!r}: not a kpflow_sk model file "
-                       f"or corrupt ({type(exc).__name__}{': ' + reason if reason else ''})"
-                       ) from None
-    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
-        raise CLIError(f"cannot read model file {str(path)!r}: it was not written by "
-                       "`kpflow-sk fit`")
-    est, recipe = obj.get("estimator"), obj.get("recipe")
-    if not hasattr(est, "module_") or not isinstance(recipe, dict):
-        raise CLIError(f"cannot read model file {str(path)!r}: it holds no fitted model")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CLIError(f"cannot read model file {shown!r}: {exc.strerror or exc}") from None
+    try:
+        meta, tensors = _codec.read_bytes(data, shown)
+    except Exception as exc:  # truncated, foreign or corrupt file
+        raise CLIError(f"cannot read model file {shown!r}: not a kpflow_sk model file or "
+                       f"corrupt ({_reason(exc, shown)})") from None
+    extra = meta.get("extra") if isinstance(meta, dict) else None
+    if not isinstance(extra, dict) or extra.get("format") != FORMAT:
+        raise CLIError(f"cannot read model file {shown!r}: it was not written by "
+                       "`kpflow-sk fit` (a zoo model is analysed by its name)")
+    try:
+        est, _ = _codec.load_estimator(meta, tensors, shown)
+    except Exception as exc:
+        raise CLIError(f"cannot read model file {shown!r}: corrupt model state "
+                       f"({_reason(exc, shown)})") from None
+    recipe = extra.get("recipe")
+    if not isinstance(recipe, dict) or not recipe.get("tasks"):
+        raise CLIError(f"cannot read model file {shown!r}: it has no data recipe")
     return est, recipe
+
+
+def _reason(exc, shown):
+    text = " ".join(str(exc).split()).replace(f"{shown}: ", "")
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def load_zoo_model(name):
     """A zoo model and its data recipe, or None when ``name`` is not a zoo model.
 
-    ``kpflow_sk.zoo.load(name)`` returns the fitted estimator; the tasks it was trained on
-    come from its model card (``tasks`` or ``task``, with ``rule_inputs`` and
-    ``task_params`` when given).
+    The held-out trials are the zoo recipe's test set (its ``n_test`` and ``test_seed``).
     """
-    from kpflow_sk._cli.zoo import zoo_card, zoo_module, zoo_names
+    from kpflow_sk._cli.zoo import zoo_names
 
-    zoo = zoo_module(required=False)
-    if zoo is None or name not in zoo_names(zoo):
+    if name not in zoo_names(required=False):
         return None
-    try:
-        loaded = zoo.load(name)
-    except Exception as exc:
-        raise CLIError(f"cannot load zoo model {name!r}: {type(exc).__name__}: {exc}") from None
-    est = loaded[0] if isinstance(loaded, tuple) else getattr(loaded, "estimator", loaded)
-    card = zoo_card(zoo, name)
-    tasks = card.get("tasks") or card.get("task")
-    if isinstance(tasks, str):
-        tasks = [tasks]
-    recipe = None
-    if tasks:
-        from kpflow_sk._cli.data import make_recipe
+    from kpflow_sk import zoo
 
-        recipe = make_recipe(tasks, card.get("n_samples", 256),
-                             card.get("random_state", 0),
-                             rule_inputs=card.get("rule_inputs"),
-                             task_params=card.get("task_params"))
+    try:
+        est = zoo.load(name)
+        d = zoo.recipe(name)["dataset"]
+    except Exception as exc:  # e.g. ZooIntegrityError: a file altered or missing
+        raise CLIError(f"cannot load zoo model {name!r}: {_reason(exc, name)}") from None
+    from kpflow_sk._cli.data import make_recipe
+
+    recipe = make_recipe(d["tasks"], d["n_train"], d["train_seed"],
+                         rule_inputs=d.get("rule_inputs"), task_params=d.get("params"))
+    recipe["test_seed"] = d.get("test_seed")
     return est, recipe

@@ -53,13 +53,20 @@ def format_matrix(matrix, labels, *, corner="", digits=2):
     return format_table(rows, [corner] + list(labels))
 
 
-def mean_sd(values):
-    """``"m +- s"`` over the finite values (sample sd, ddof=1; ``m`` alone for one value)."""
+def mean_sd(values, decimals=None):
+    """``"m +- s"`` over the finite values (sample sd, ddof=1; ``m`` alone for one value).
+
+    Significant digits by default (m: 4, s: 2); fixed ``decimals`` when given.
+    """
     xs = [float(v) for v in values if v is not None and math.isfinite(float(v))]
     if not xs:
         return "-"
     m = sum(xs) / len(xs)
+
+    def fmt(x, digits):
+        return f"{x:.{decimals}f}" if decimals is not None else format_value(x, digits)
+
     if len(xs) == 1:
-        return format_value(m)
+        return fmt(m, 4)
     s = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
-    return f"{format_value(m)} +- {format_value(s, 2)}"
+    return f"{fmt(m, 4)} +- {fmt(s, 2)}"

@@ -2,114 +2,97 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-
 from kpflow_sk._cli.errors import CLIError
-from kpflow_sk._cli.text import format_table
+from kpflow_sk._cli.text import format_table, format_value
 
-__all__ = ["add_parser", "zoo_module", "zoo_names", "zoo_card"]
-
-_LIST_COLUMNS = ("name", "cell", "tasks", "hidden_size", "description")
+__all__ = ["add_parser", "zoo_names"]
 
 
-def zoo_module(required=True):
-    """``kpflow_sk.zoo`` if it provides ``list`` and ``load``; else None or ``CLIError``."""
+def zoo_names(required=True):
+    """The zoo's model names; [] (or ``CLIError`` when ``required``) without a zoo."""
+    from kpflow_sk import zoo
+
     try:
-        from kpflow_sk import zoo
-    except ImportError as exc:
+        return list(zoo.list())
+    except (OSError, ValueError) as exc:  # no zoo folder / a broken root manifest
         if required:
-            raise CLIError(f"the model zoo cannot be imported: {exc}") from None
-        return None
-    if not (callable(getattr(zoo, "list", None)) and callable(getattr(zoo, "load", None))):
-        if required:
-            raise CLIError("the model zoo (kpflow_sk.zoo) is not available in this "
-                           "installation")
-        return None
-    return zoo
+            raise CLIError(f"the model zoo cannot be read: {' '.join(str(exc).split())}"
+                           ) from None
+        return []
 
 
-def _records(zoo):
-    """``zoo.list()`` as a list of dicts with at least ``name``."""
-    out = []
-    for item in zoo.list():
-        if isinstance(item, str):
-            out.append({"name": item})
-        elif isinstance(item, Mapping):
-            out.append(dict(item))
-        else:
-            rec = {k: getattr(item, k) for k in _LIST_COLUMNS if hasattr(item, k)}
-            rec.setdefault("name", str(item))
-            out.append(rec)
-    return out
-
-
-def zoo_names(zoo):
-    return [r["name"] for r in _records(zoo)]
-
-
-def zoo_card(zoo, name):
-    """The model card of ``name`` as a dict (``{"card": text}`` for a text card)."""
-    for attr in ("card", "model_card", "info", "show"):
-        fn = getattr(zoo, attr, None)
-        if callable(fn):
-            card = fn(name)
-            break
-    else:
-        card = next((r for r in _records(zoo) if r["name"] == name), {})
-    if isinstance(card, str):
-        return {"card": card}
-    if isinstance(card, Mapping):
-        return dict(card)
-    if hasattr(card, "__dict__"):
-        return dict(vars(card))
-    return {"card": str(card)}
-
-
-def _check_name(zoo, name):
-    names = zoo_names(zoo)
+def _check_name(name):
+    names = zoo_names()
     if name not in names:
         raise CLIError(f"unknown zoo model {name!r}; available: {', '.join(names) or 'none'}")
 
 
+def _info(name):
+    """Recipe and card of a zoo model (both checksum-verified by the zoo)."""
+    from kpflow_sk import zoo
+
+    try:
+        return zoo.recipe(name), zoo.card(name)
+    except Exception as exc:
+        raise CLIError(f"cannot read zoo model {name!r}: {' '.join(str(exc).split())}"
+                       ) from None
+
+
 def _list(args, out):
-    zoo = zoo_module()
-    recs = _records(zoo)
-    if not recs:
+    names = zoo_names()
+    if not names:
         print("The model zoo is empty.", file=out)
         return 0
-    cols = [c for c in _LIST_COLUMNS if any(c in r for r in recs)]
-    rows = [[", ".join(v) if isinstance(v := r.get(c), (list, tuple)) else v for c in cols]
-            for r in recs]
-    print(format_table(rows, cols, indent=""), file=out)
+    rows = []
+    for name in names:
+        recipe, card = _info(name)
+        p, m = recipe["estimator"]["params"], card.get("metrics", {})
+        rows.append([name, p.get("cell"), p.get("hidden_size"),
+                     ", ".join(recipe["dataset"]["tasks"]), m.get("test_score"),
+                     m.get("collapse_dim")])
+    print(format_table(rows, ["name", "cell", "hidden", "tasks", "test score",
+                              "collapse dim"], indent=""), file=out)
+    print(f"\n{len(rows)} models. `kpflow-sk zoo show NAME` for a model card.", file=out)
     return 0
 
 
 def _show(args, out):
-    zoo = zoo_module()
-    _check_name(zoo, args.name)
-    card = zoo_card(zoo, args.name)
-    if set(card) == {"card"}:
-        print(card["card"], file=out)
-        return 0
+    _check_name(args.name)
+    recipe, card = _info(args.name)
+    est, d, m = recipe["estimator"], recipe["dataset"], card.get("metrics", {})
+    params = ", ".join(f"{k}={v!r}" for k, v in sorted(est["params"].items()))
     print(f"{args.name}", file=out)
-    for key, value in card.items():
-        if isinstance(value, (dict, list)):
-            value = json.dumps(value, default=str)
-        print(f"  {key}: {value}", file=out)
+    if recipe.get("description"):
+        print(f"  {recipe['description']}", file=out)
+    print(f"  estimator: {est['class']}({params})", file=out)
+    print(f"  tasks: {', '.join(d['tasks'])} (rule inputs: {d.get('rule_inputs')}); "
+          f"task parameters {d.get('params') or {}}", file=out)
+    print(f"  training set: {d['n_train']} trials (seed {d['train_seed']}); test set: "
+          f"{d['n_test']} trials (seed {d['test_seed']})", file=out)
+    rows = [[k, m[k]] for k in ("test_score", "test_r2", "collapse_dim", "final_loss", "n_iter")
+            if k in m]
+    rows += [[f"score {t}", s] for t, s in (m.get("task_scores") or {}).items()]
+    if rows:
+        print("  metrics:", file=out)
+        print(format_table(rows, ["quantity", "value"], indent="    "), file=out)
+    tr = card.get("training") or {}
+    if tr:
+        print(f"  trained in {format_value(tr.get('seconds'))} s on {tr.get('threads')} "
+              f"thread(s), torch {tr.get('torch')}", file=out)
+    if card.get("checkpoints"):
+        print(f"  checkpoints at iterations {card['checkpoints'].get('iterations')}",
+              file=out)
     return 0
 
 
 def _get(args, out):
-    from kpflow_sk._cli.models import load_zoo_model, save_model
+    from kpflow_sk._cli.models import SUFFIX, load_zoo_model, save_model
 
-    zoo = zoo_module()
-    _check_name(zoo, args.name)
+    _check_name(args.name)
     est, recipe = load_zoo_model(args.name)
-    path = args.out or f"{args.name}.joblib"
-    save_model(est, path, recipe)
-    print(f"Saved zoo model {args.name!r} to {path} (analyze it with "
-          f"`kpflow-sk analyze {path}`)", file=out)
+    path = save_model(est, args.out or f"{args.name}{SUFFIX}", recipe)
+    print(f"Saved zoo model {args.name!r} to {path}; `kpflow-sk analyze {path}` analyses "
+          "it", file=out)
     return 0
 
 
@@ -121,9 +104,9 @@ def add_parser(subparsers):
     show = sub.add_parser("show", help="print a model's card")
     show.add_argument("name", help="zoo model name (see `kpflow-sk zoo list`)")
     show.set_defaults(run=_show)
-    get = sub.add_parser("get", help="load a zoo model and save it as a model file")
+    get = sub.add_parser("get", help="copy a zoo model to a model file")
     get.add_argument("name", help="zoo model name")
     get.add_argument("--out", metavar="PATH",
-                     help="model file to write (default: ./NAME.joblib)")
+                     help="model file to write (default: ./NAME.safetensors)")
     get.set_defaults(run=_get)
     return p

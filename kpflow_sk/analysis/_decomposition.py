@@ -201,8 +201,7 @@ class KPDecomposition:
         A = self._measured(name, axis is None)
         res = linalg.spectrum(A, k=k, axis=axis, reduce=reduce, gram=True,
                               random_state=self.random_state)
-        vals = res.values if hasattr(res, "values") else res.value
-        return torch.as_tensor(vals).detach().cpu().numpy()
+        return np.array(res.values, dtype=np.float64)
 
     def alignment(self, a, b):
         """Frobenius cosine ``tr(A B*) / sqrt(tr(A A*) tr(B B*))`` of two named operators."""
@@ -257,8 +256,10 @@ class KPDecomposition:
         budget = n_applications or self.n_probes or _TRACKING_BUDGET
         rec = {}
         for name in ("K", "P", "Theta"):
+            # exact=False: never densify while tracking (the Krylov space covers a small space
+            # exactly within the budget anyway)
             rec[f"rank_{name}"] = self.effective_rank(
-                name, axis=None, method="pr", n_applications=budget,
+                name, axis=None, method="pr", n_applications=budget, exact=False,
                 block_size=max(1, budget // 4))
             rec[f"rank_{name}_time"] = self.effective_rank(name, axis="time", reduce="mean")
         rec["collapse_dim"] = rec["rank_Theta"]

@@ -32,11 +32,11 @@ def main(argv=None):
                   f"{m['collapse_dim']:.2f}")
         return 0
     if args.command == "verify":
-        for name, entries in zoo.verify(None if not args.names else args.names[0]).items():
+        checked = {}
+        for name in args.names or [None]:
+            checked.update(zoo.verify(name))
+        for name, entries in checked.items():
             print(f"{name}: {len(entries)} files OK")
-        for name in args.names[1:]:
-            zoo.verify(name)
-            print(f"{name}: OK")
         return 0
     result = zoo.build(args.name, args.out, recipe=args.recipe, write=args.write)
     return 0 if result["ok"] else 1

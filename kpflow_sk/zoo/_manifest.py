@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-__all__ = ["MANIFEST", "ZooIntegrityError", "sha256_bytes", "parse_manifest",
+__all__ = ["MANIFEST", "ZooIntegrityError", "sha256_bytes", "parse_manifest", "shown_path",
            "format_manifest", "read_verified", "verified_model_manifest", "write_manifest"]
 
 MANIFEST = "MANIFEST.sha256"
@@ -27,13 +27,15 @@ def sha256_bytes(data):
     return hashlib.sha256(data).hexdigest()
 
 
-def _shown(path, root):
-    """``zoo/NAME/FILE``-style path for messages."""
-    path = Path(path)
-    try:
-        return f"{Path(root).name}/{path.relative_to(root).as_posix()}"
-    except ValueError:
-        return str(path)
+def shown_path(path, root):
+    """How a file is named in messages: ``zoo/NAME/FILE`` in the packaged zoo, else its path."""
+    path, root = Path(path), Path(root)
+    if root.name == "_artifacts" and root.parent.name == "zoo":
+        try:
+            return f"zoo/{path.relative_to(root).as_posix()}"
+        except ValueError:
+            pass
+    return str(path)
 
 
 def parse_manifest(text, source):
@@ -63,7 +65,7 @@ def _read(path, root):
     try:
         return Path(path).read_bytes()
     except FileNotFoundError:
-        raise ZooIntegrityError(f"{_shown(path, root)} is missing") from None
+        raise ZooIntegrityError(f"{shown_path(path, root)} is missing") from None
 
 
 def verified_model_manifest(root, name):
@@ -79,19 +81,20 @@ def verified_model_manifest(root, name):
     root = Path(root)
     index_path = root / MANIFEST
     index = parse_manifest(_read(index_path, root).decode("utf-8", "replace"),
-                           _shown(index_path, root))
+                           shown_path(index_path, root))
     key = f"{name}/{MANIFEST}"
     if key not in index:
-        raise ZooIntegrityError(f"{_shown(index_path, root)} does not list {key}: model "
+        raise ZooIntegrityError(f"{shown_path(index_path, root)} does not list {key}: model "
                                 f"{name!r} is not part of this zoo")
     path = root / name / MANIFEST
     data = _read(path, root)
     digest = sha256_bytes(data)
     if digest != index[key]:
         raise ZooIntegrityError(
-            f"{_shown(path, root)} has SHA-256 {digest}, but {_shown(index_path, root)} lists "
-            f"{index[key]}: the manifest was modified or corrupted; refusing to load {name!r}")
-    return parse_manifest(data.decode("utf-8", "replace"), _shown(path, root))
+            f"{shown_path(path, root)} has SHA-256 {digest}, but "
+            f"{shown_path(index_path, root)} lists {index[key]}: the manifest was modified or "
+            f"corrupted; refusing to load {name!r}")
+    return parse_manifest(data.decode("utf-8", "replace"), shown_path(path, root))
 
 
 def read_verified(root, name, filename, entries):
@@ -104,7 +107,7 @@ def read_verified(root, name, filename, entries):
     """
     root = Path(root)
     path = root / name / filename
-    shown = _shown(path, root)
+    shown = shown_path(path, root)
     if filename not in entries:
         raise ZooIntegrityError(f"{shown} is not listed in {name}/{MANIFEST}; refusing to read "
                                 "an unverified file")

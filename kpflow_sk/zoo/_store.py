@@ -26,6 +26,7 @@ from kpflow_sk.zoo._manifest import (
     ZooIntegrityError,
     parse_manifest,
     read_verified,
+    shown_path,
     verified_model_manifest,
 )
 
@@ -75,7 +76,7 @@ def list_models(root=None):
     True
     """
     root = _root(root)
-    index = parse_manifest((root / MANIFEST).read_text(), f"{root.name}/{MANIFEST}")
+    index = parse_manifest((root / MANIFEST).read_text(), shown_path(root / MANIFEST, root))
     return sorted(k.split("/", 1)[0] for k in index if k.endswith(f"/{MANIFEST}"))
 
 
@@ -92,7 +93,8 @@ def _verified_json(root, name, filename, entries):
     try:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{name}/{filename}: not valid JSON ({exc})") from None
+        raise ValueError(f"{shown_path(Path(root) / name / filename, root)}: not valid JSON "
+                         f"({exc})") from None
 
 
 def verify(name=None, root=None):

@@ -47,4 +47,4 @@ def fitted_model(tmp_path_factory):
         rc = main(["fit", "--task", "memory_pro", "--out", str(out), "--threads", "1"]
                   + TINY_FIT)
     assert rc == 0, buf.getvalue()
-    return out / "model.joblib", out, buf.getvalue()
+    return out / "model.safetensors", out, buf.getvalue()

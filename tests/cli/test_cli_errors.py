@@ -2,8 +2,9 @@
 
 import pickle
 
-import joblib
 import pytest
+import torch
+from safetensors.torch import save_file
 
 from kpflow_sk.cli import main
 
@@ -45,8 +46,7 @@ def test_help_and_version_exit_0(capsys):
 
 
 def _assert_one_line_failure(capsys, *fragments):
-    captured = capsys.readouterr()
-    err = captured.err.strip()
+    err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
     assert err.startswith("kpflow-sk analyze: error:")
     assert "Traceback" not in err
@@ -54,29 +54,37 @@ def _assert_one_line_failure(capsys, *fragments):
         assert fragment in err
 
 
-@pytest.mark.parametrize("content", [b"", b"not a model at all\n" * 10,
-                                     b"\x80\x04\x95garbage", b"\x1f\x8b\x08corrupt-gzip"])
+@pytest.mark.parametrize("content", [
+    b"", b"not a model at all\n" * 10, pickle.dumps({"weights": [1, 2]}),
+    b"\xff" * 8 + b"{}", (40).to_bytes(8, "little") + b'{"__metadata__": {"a": 1}'])
 def test_analyze_unreadable_model_file_exit_1(tmp_path, capsys, content):
-    path = tmp_path / "model.joblib"
+    path = tmp_path / "model.safetensors"
     path.write_bytes(content)
     assert main(["analyze", str(path), "--out", str(tmp_path / "r")]) == 1
     _assert_one_line_failure(capsys, "cannot read model file", str(path))
     assert not (tmp_path / "r").exists()
 
 
-def test_analyze_foreign_pickle_exit_1(tmp_path, capsys):
-    path = tmp_path / "other.joblib"
-    joblib.dump({"weights": [1, 2, 3]}, path)
+def test_analyze_truncated_model_file_exit_1(fitted_model, tmp_path, capsys):
+    data = fitted_model[0].read_bytes()
+    for cut in (len(data) // 2, len(data) - 3):
+        path = tmp_path / f"cut{cut}.safetensors"
+        path.write_bytes(data[:cut])
+        assert main(["analyze", str(path)]) == 1
+        _assert_one_line_failure(capsys, "cannot read model file")
+
+
+def test_analyze_foreign_safetensors_exit_1(tmp_path, capsys):
+    path = tmp_path / "other.safetensors"
+    save_file({"w": torch.zeros(2)}, str(path), metadata={"note": "not ours"})
     assert main(["analyze", str(path)]) == 1
-    _assert_one_line_failure(capsys, "not written by `kpflow-sk fit`")
-    path = tmp_path / "other.pkl"
-    path.write_bytes(pickle.dumps([1, 2]))
-    assert main(["analyze", str(path)]) == 1
-    _assert_one_line_failure(capsys, "not written by")
+    _assert_one_line_failure(capsys, "not a kpflow_sk model file")
 
 
 def test_analyze_missing_file_or_directory_exit_1(tmp_path, capsys):
-    assert main(["analyze", str(tmp_path / "missing.joblib")]) == 1
+    assert main(["analyze", str(tmp_path / "missing.safetensors")]) == 1
     _assert_one_line_failure(capsys, "does not exist")
     assert main(["analyze", str(tmp_path)]) == 1
     _assert_one_line_failure(capsys, "is a directory")
+    assert main(["analyze", "no_such_zoo_model"]) == 1
+    _assert_one_line_failure(capsys, "neither a model file nor a zoo model")

@@ -8,11 +8,15 @@ import time
 import joblib
 import numpy as np
 import pytest
-from sklearn.model_selection import KFold, cross_validate
-
-from kpflow_sk.compare import SchedulerUnreachableError, WorkerLostError, compare
-
 from _scale_helpers import TINY_PARAMS, TINY_TASK, make_killer_cell, seq_data, tiny
+from sklearn.model_selection import GridSearchCV, KFold, cross_validate
+
+from kpflow_sk.compare import (
+    SchedulerUnreachableError,
+    WorkerLostError,
+    compare,
+    dask_backend,
+)
 
 distributed = pytest.importorskip("distributed")
 dask = pytest.importorskip("dask")
@@ -68,6 +72,13 @@ def test_compare_on_scheduler_address_matches_serial(cluster):
             b["score"], b["collapse_dim"], b["n_iter"])
 
 
+def test_grid_search_on_dask_backend(cluster):
+    X, y = seq_data()
+    with distributed.Client(cluster) as client, dask_backend(client):
+        gs = GridSearchCV(tiny(), {"hidden_size": [3, 4]}, cv=2, n_jobs=-1).fit(X, y)
+    assert np.all(np.isfinite(gs.cv_results_["mean_test_score"]))
+
+
 def test_killed_dask_worker_raises_clear_error(cluster):
     killer = make_killer_cell(os.getpid())
     t0 = time.perf_counter()
@@ -100,3 +111,10 @@ def test_unreachable_scheduler_times_out():
         compare(["rnn"], TINY_TASK, cv=2, n_samples=8, scheduler=f"tcp://127.0.0.1:{port}",
                 connect_timeout=2, estimator_params=TINY_PARAMS)
     assert time.perf_counter() - t0 < 30
+
+
+def test_compare_on_local_cluster_matches_serial():
+    """scheduler="local" starts (and stops) its own LocalCluster of n_jobs workers."""
+    par = compare(["rnn"], scheduler="local", n_jobs=1, **COMPARE)
+    ser = compare(["rnn"], **COMPARE)
+    assert [r["score"] for r in par] == [r["score"] for r in ser]

@@ -9,10 +9,6 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from sklearn.model_selection import GridSearchCV, KFold, cross_validate
-
-from kpflow_sk.compare import WorkerLostError, compare, default_n_threads
-
 from _scale_helpers import (
     TINY_PARAMS,
     TINY_TASK,
@@ -22,6 +18,9 @@ from _scale_helpers import (
     seq_data,
     tiny,
 )
+from sklearn.model_selection import GridSearchCV, KFold, cross_validate
+
+from kpflow_sk.compare import WorkerLostError, compare, default_n_threads
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

@@ -1,0 +1,95 @@
+"""Initial recurrent gain g: effective rank of K at initialisation and speed of the loss fall.
+
+Paper finding (KPFlow): a larger initialisation scale g of the recurrent weights gives the
+Parameter Operator K a higher effective rank, and gradient descent then lowers the loss faster.
+
+For g in {0.5, 1.0, 1.5, 2.0} this example builds a vanilla tanh RNN (32 units) with weights
+drawn at that gain, measures K on one fixed batch of 8 noise-free Memory-Pro trials at
+initialisation (time axis with ``reduce="mean"``, var95 and participation ratio; whole
+trajectory space, participation ratio), then trains it (Adam, 30 epochs of 512 trials) with
+the same initial weights and reports the loss after 1, 5, 10 and 30 epochs. Each g is run
+with three seeds; the numbers are seed means. Run from the repository root:
+``python examples/init_scale.py``.
+"""
+
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from kpflow_sk import RecurrentRegressor
+from kpflow_sk.datasets import make_task
+
+GAINS = [0.5, 1.0, 1.5, 2.0]
+SEEDS = [0, 1, 2]
+EPOCHS = 30
+CHECK = [1, 5, 10, 30]
+
+
+def k_ranks(est, batch):
+    """Effective ranks of K for the estimator's current weights on ``batch``."""
+    D = est.decompose(batch.X, batch.y)
+    return {"K time var95": D.effective_rank("K", axis="time", reduce="mean", method="var95"),
+            "K time pr": D.effective_rank("K", axis="time", reduce="mean", method="pr"),
+            "K whole pr": D.effective_rank("K", axis=None, method="pr", exact=False)}
+
+
+def main():
+    # small networks: one thread is fastest (and kind to a shared machine)
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    train = make_task("memory_pro", 512, random_state=0)
+    batch = make_task("memory_pro", 8, noise=0.0, random_state=0)
+    results = {}
+    for g in GAINS:
+        per_seed = []
+        for seed in SEEDS:
+            est = RecurrentRegressor(cell="rnn", hidden_size=32, init_scale=g,
+                                     learning_rate=1e-3, batch_size=64, max_iter=EPOCHS,
+                                     n_iter_no_change=1000, kp_n_trials=8, random_state=seed)
+            # the network at initialisation: one epoch at a vanishing learning rate moves no
+            # weight by more than ~1e-11, and the same random_state draws the same initial
+            # weights as the real fit below
+            init = RecurrentRegressor(**{**est.get_params(), "learning_rate": 1e-12,
+                                         "max_iter": 1})
+            init.fit(train.X, train.y)
+            ranks = k_ranks(init, batch)
+            est.fit(train.X, train.y)
+            curve = np.array(est.loss_curve_)
+            per_seed.append({**ranks, **{f"loss@{e}": curve[e - 1] for e in CHECK}})
+            print(f"g={g:3.1f} seed={seed}: " + ", ".join(
+                f"{k} {v:.3f}" for k, v in per_seed[-1].items()), flush=True)
+        results[g] = {k: float(np.mean([r[k] for r in per_seed])) for k in per_seed[0]}
+    keys = list(results[GAINS[0]])
+    print("\nseed means:")
+    print("   g  " + "".join(f"{k:>14}" for k in keys))
+    for g in GAINS:
+        print(f"{g:4.1f}  " + "".join(f"{results[g][k]:14.4f}" for k in keys))
+    for k in ("K time var95", "K time pr", "K whole pr"):
+        vals = [results[g][k] for g in GAINS]
+        mono = all(b > a for a, b in zip(vals, vals[1:]))
+        print(f"FOUND: {k} of K at init vs g {GAINS}: "
+              + ", ".join(f"{v:.2f}" for v in vals)
+              + f" -> {'increases' if mono else 'does not increase'} monotonically with g.")
+    for e in CHECK[1:]:
+        vals = [results[g][f"loss@{e}"] for g in GAINS]
+        mono = all(b < a for a, b in zip(vals, vals[1:]))
+        print(f"FOUND: loss after {e} epochs vs g: " + ", ".join(f"{v:.4f}" for v in vals)
+              + f" -> {'decreases' if mono else 'does not decrease'} monotonically with g.")
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
+    for k in ("K time var95", "K time pr", "K whole pr"):
+        a.plot(GAINS, [results[g][k] for g in GAINS], "o-", label=k)
+    a.set(xlabel="init scale g", ylabel="effective rank of K at init", yscale="log")
+    a.legend(fontsize=8)
+    for e in CHECK:
+        b.plot(GAINS, [results[g][f"loss@{e}"] for g in GAINS], "o-", label=f"epoch {e}")
+    b.set(xlabel="init scale g", ylabel="training loss")
+    b.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig("examples/figures/init_scale.png", dpi=120)
+    print(f"saved examples/figures/init_scale.png ({time.perf_counter() - start:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
