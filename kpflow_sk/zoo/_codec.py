@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors.torch import load as safetensors_load
-from safetensors.torch import save_file
+from safetensors.torch import save as safetensors_save
 
 __all__ = ["ESTIMATORS", "FORMAT", "estimator_class", "encode_state", "decode_state",
            "save_estimator", "load_estimator", "restore_estimator", "read_bytes",
@@ -29,9 +30,12 @@ __all__ = ["ESTIMATORS", "FORMAT", "estimator_class", "encode_state", "decode_st
 #: Format tag written in every file's metadata (bumped when the layout changes).
 FORMAT = "kpflow_sk.zoo/1"
 # JSON tags of the placeholders; a dict with exactly one of these keys is a placeholder.
-_TENSOR, _NDARRAY, _DEVICE, _TUPLE, _ITEMS, _FLOAT = (
-    "__tensor__", "__ndarray__", "__device__", "__tuple__", "__items__", "__float__")
-_TAGS = {_TENSOR, _NDARRAY, _DEVICE, _TUPLE, _ITEMS, _FLOAT}
+_TENSOR, _NDARRAY, _STRARRAY, _DEVICE, _TUPLE, _ITEMS, _FLOAT = (
+    "__tensor__", "__ndarray__", "__strarray__", "__device__", "__tuple__", "__items__",
+    "__float__")
+_TAGS = {_TENSOR, _NDARRAY, _STRARRAY, _DEVICE, _TUPLE, _ITEMS, _FLOAT}
+# The one key of a zoo file's safetensors metadata.
+_META_KEY = "kpflow_sk"
 
 
 #: Estimator classes a zoo file may name (nothing else is ever instantiated on load).
@@ -55,7 +59,7 @@ def encode_state(obj, tensors, path="state"):
     Parameters
     ----------
     obj : plain data (None, bool, int, float, str, list, tuple, dict, numpy array or scalar,
-        torch.Tensor, torch.device)
+        torch.Tensor, torch.device); numeric arrays go to ``tensors``, str arrays stay in JSON
     tensors : dict
         Receives ``path -> torch.Tensor`` for every array found.
     path : str
@@ -79,9 +83,11 @@ def encode_state(obj, tensors, path="state"):
         tensors[path] = obj.detach().to("cpu").contiguous().clone()
         return {_TENSOR: path}
     if isinstance(obj, np.ndarray):
+        if obj.dtype.kind == "U":  # e.g. a classifier's string class labels
+            return {_STRARRAY: obj.tolist()}
         if obj.dtype.kind not in "biuf":
             raise TypeError(f"{path}: arrays of dtype {obj.dtype} cannot be stored without "
-                            "pickling (only bool, integer and float arrays)")
+                            "pickling (only bool, integer, float and str arrays)")
         tensors[path] = torch.from_numpy(np.ascontiguousarray(obj).copy())
         return {_NDARRAY: path}
     if isinstance(obj, torch.device):
@@ -124,6 +130,11 @@ def decode_state(obj, tensors, source="file"):
                                  "file does not contain")
             t = tensors[value]
             return t.clone() if tag == _TENSOR else t.numpy().copy()
+        if tag == _STRARRAY:
+            arr = np.array(value, dtype=str)
+            if arr.dtype.kind != "U":
+                raise ValueError(f"{source}: bad string array")
+            return arr
         if tag == _DEVICE:
             return torch.device(str(value))
         if tag == _TUPLE:
@@ -140,11 +151,14 @@ def decode_state(obj, tensors, source="file"):
 def write_tensors(path, tensors, metadata):
     """Write ``tensors`` (name -> Tensor) and ``metadata`` (JSON-able dict) to a safetensors file.
 
-    The metadata lands under the key ``"kpflow_sk"`` as one JSON string, next to the format tag.
+    The header's metadata has one key, ``"kpflow_sk"``: a JSON string holding the format tag
+    and ``metadata`` (one key keeps the bytes reproducible: safetensors writes its metadata
+    map in no fixed order).
     """
-    meta = {"format": FORMAT, "kpflow_sk": json.dumps(metadata, sort_keys=True,
-                                                        allow_nan=False)}
-    save_file({k: v.contiguous() for k, v in tensors.items()}, str(path), metadata=meta)
+    meta = {_META_KEY: json.dumps({"format": FORMAT, "content": metadata}, sort_keys=True,
+                                  allow_nan=False)}
+    data = safetensors_save({k: v.contiguous() for k, v in tensors.items()}, metadata=meta)
+    Path(path).write_bytes(data)  # plain write: the usual file mode (umask), not 0600
 
 
 def read_bytes(data, source="file"):
@@ -174,13 +188,15 @@ def read_bytes(data, source="file"):
         meta = header.get("__metadata__") or {}
     except (ValueError, UnicodeDecodeError, AttributeError):
         raise ValueError(f"{source}: not a safetensors file (unreadable header)") from None
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{source}: not a kpflow_sk zoo file (format {meta.get('format')!r}, "
-                         f"expected {FORMAT!r})")
     try:
-        metadata = json.loads(meta["kpflow_sk"])
-    except (KeyError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{source}: bad kpflow_sk metadata ({exc})") from None
+        wrapped = json.loads(meta[_META_KEY]) if isinstance(meta, dict) else None
+    except (KeyError, TypeError, json.JSONDecodeError):
+        wrapped = None
+    fmt = wrapped.get("format") if isinstance(wrapped, dict) else None
+    if fmt != FORMAT or "content" not in wrapped:
+        raise ValueError(f"{source}: not a kpflow_sk zoo file (format {fmt!r}, expected "
+                         f"{FORMAT!r})")
+    metadata = wrapped["content"]
     try:
         tensors = safetensors_load(bytes(data))
     except Exception as exc:  # safetensors raises its own error types on a corrupt body

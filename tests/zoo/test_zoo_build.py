@@ -120,12 +120,15 @@ def test_zoo_recipe_checks():
 def test_zoo_codec_stores_plain_data_only(tmp_path):
     tensors = {}
     enc = _codec.encode_state({"a": np.arange(3), "b": (1, 2.5, float("inf")), 3: "x",
-                               "d": torch.device("cpu")}, tensors, "s")
+                               "d": torch.device("cpu"), "c": np.array(["no", "yes"])},
+                              tensors, "s")
     json.dumps(enc, allow_nan=False)
     dec = _codec.decode_state(enc, tensors)
     np.testing.assert_array_equal(dec["a"], np.arange(3))
     assert dec["b"] == (1, 2.5, float("inf")) and dec[3] == "x"
     assert dec["d"] == torch.device("cpu")
+    np.testing.assert_array_equal(dec["c"], np.array(["no", "yes"]))
+    assert list(tensors) == ["s.a"]
     with pytest.raises(TypeError, match="cannot be stored"):
         _codec.encode_state({"f": lambda: 0}, {}, "s")
     with pytest.raises(TypeError, match="dtype object"):
@@ -160,3 +163,24 @@ def test_zoo_build_reproduces_a_shipped_card(tmp_path):
     result = zoo.build("leaky_rnn_memory_pro", tmp_path, verbose=False)
     assert result["comparison"] is not None
     assert result["ok"], result["comparison"]
+
+
+def test_zoo_codec_round_trips_a_classifier_with_string_labels(tmp_path):
+    import warnings
+
+    from kpflow_sk.estimators import RecurrentClassifier
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(12, 5, 2))
+    y = np.where(X[:, :, 0].sum(1) > 0, "up", "down")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = RecurrentClassifier(hidden_size=4, max_iter=2, random_state=0).fit(X, y)
+    path = tmp_path / "clf.safetensors"
+    _codec.save_estimator(path, clf)
+    meta, tensors = _codec.read_bytes(path.read_bytes(), "clf")
+    back, _ = _codec.load_estimator(meta, tensors, "clf")
+    assert type(back) is RecurrentClassifier
+    np.testing.assert_array_equal(back.classes_, clf.classes_)
+    np.testing.assert_array_equal(back.predict(X), clf.predict(X))
+    np.testing.assert_allclose(back.predict_proba(X), clf.predict_proba(X), atol=1e-7)
