@@ -187,10 +187,14 @@ def main(argv=None):
     ap.add_argument("--no-accuracy", action="store_true")
     ap.add_argument("--scale", action="store_true", help="run only the H=1024 scale run")
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch threads (default: torch's); 1 is steadier on a shared machine")
     ap.add_argument("--budget", type=int, default=BUDGET,
                     help="operator applications per whole-space estimate")
     args = ap.parse_args(argv)
     globals()["BUDGET"] = args.budget
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
     results = []
     if args.scale:
