@@ -41,13 +41,13 @@ def best_time(fn, repeat=5):
     return min(times)
 
 
-def make_model(H, B=B, T=T, seed=0, dtype=torch.float32):
+def make_model(H, B=B, T=T, seed=0, dtype=torch.float32, device="cpu"):
     torch.manual_seed(seed)
     net = torch.nn.GRU(D, H, batch_first=True).to(dtype)
     readout = torch.nn.Linear(H, 3).to(dtype)
     X = torch.randn(B, T, D, dtype=dtype)
     Y = torch.randn(B, T, 3, dtype=dtype)
-    return net, readout, X, Y
+    return net.to(device), readout.to(device), X.to(device), Y.to(device)
 
 
 def decomposition(net, readout, X, Y, **kw):
@@ -168,16 +168,19 @@ def run_size(H, accuracy):
 SCALE_BUDGET = 32
 
 
-def run_scale(H=1024, T_=500, B_=64):
-    net, readout, X, Y = make_model(H, B=B_, T=T_)
+def run_scale(H=1024, T_=500, B_=64, device="cpu"):
+    net, readout, X, Y = make_model(H, B=B_, T=T_, device=device)
     t0 = time.perf_counter()
     Dec = decomposition(net, readout, X, Y)
     strategy = Dec.trajectory.state_linearization(32)
     r = Dec.effective_rank("Theta", axis=None, method="pr", n_applications=SCALE_BUDGET)
     seconds = time.perf_counter() - t0
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    return {"H": H, "T": T_, "B": B_, "pr_Theta_whole": r, "seconds": seconds,
-            "peak_rss_GB": peak_gb, "state_jacobians": type(strategy).__name__,
+    gpu_gb = (torch.cuda.max_memory_allocated() / 1e9 if torch.device(device).type == "cuda"
+              else None)
+    return {"H": H, "T": T_, "B": B_, "device": str(device), "pr_Theta_whole": r,
+            "seconds": seconds, "peak_rss_GB": peak_gb, "peak_gpu_GB": gpu_gb,
+            "budget": SCALE_BUDGET, "state_jacobians": type(strategy).__name__,
             "materialized_would_need_GB": Dec.trajectory.dense_nbytes / 1e9}
 
 
@@ -187,6 +190,7 @@ def main(argv=None):
     ap.add_argument("--no-accuracy", action="store_true")
     ap.add_argument("--scale", action="store_true", help="run only the H=1024 scale run")
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--device", default="cpu", help="device of the --scale run")
     ap.add_argument("--threads", type=int, default=None,
                     help="torch threads (default: torch's); 1 is steadier on a shared machine")
     ap.add_argument("--budget", type=int, default=BUDGET,
@@ -198,7 +202,7 @@ def main(argv=None):
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
     results = []
     if args.scale:
-        res = run_scale()
+        res = run_scale(device=args.device)
         print(json.dumps(res, indent=1))
         results.append(res)
     else:
