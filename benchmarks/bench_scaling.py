@@ -22,6 +22,7 @@ Usage::
     python benchmarks/bench_scaling.py                           # the full grid (long)
     python benchmarks/bench_scaling.py --sizes 64x90 1024x500 --batch 20 --json out.json
     python benchmarks/bench_scaling.py --device cuda
+    python benchmarks/bench_scaling.py --sizes 1024x500 --max-memory-gb 20
 
 ``--timeout`` (seconds per size, default 3600) stops a size that runs too long; its row is
 reported as timed out and the others still run.
@@ -153,9 +154,17 @@ def main(argv=None):
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per size")
     ap.add_argument("--json", help="write the rows and exponents here")
+    ap.add_argument("--max-memory-gb", type=float, default=None,
+                    help="cap each size's address space (RLIMIT_AS) at this many GB: a size "
+                         "that needs more fails with an out-of-memory error instead of "
+                         "swapping or waking the OOM killer (virtual memory is a bit more "
+                         "than resident memory, so the cap is conservative)")
     ap.add_argument("--one", type=parse_size, help=argparse.SUPPRESS)  # child mode
     args = ap.parse_args(argv)
     if args.one:
+        if args.max_memory_gb:
+            cap = int(args.max_memory_gb * 1024**3)
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
         print(json.dumps(run_one(*args.one, args.batch, args.device)))
         return 0
     sizes = args.sizes or (QUICK if args.quick else FULL)
@@ -165,13 +174,17 @@ def main(argv=None):
     for H, T in sizes:
         cmd = [sys.executable, __file__, "--one", f"{H}x{T}", "--batch", str(args.batch),
                "--device", args.device]
+        if args.max_memory_gb:
+            cmd += ["--max-memory-gb", str(args.max_memory_gb)]
         t0 = time.time()
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
             if proc.returncode != 0:
                 err = (proc.stderr.strip().splitlines() or ["?"])[-1]
+                cap = (f"; address space capped at {args.max_memory_gb:g} GB"
+                       if args.max_memory_gb else "")
                 row = {"H": H, "T": T, "B": args.batch,
-                       "error": f"failed (exit {proc.returncode}: {err})"}
+                       "error": f"failed (exit {proc.returncode}: {err}{cap})"}
             else:
                 row = json.loads(proc.stdout.strip().splitlines()[-1])
         except subprocess.TimeoutExpired:

@@ -89,11 +89,11 @@ def test_compare_n_jobs_2_matches_serial():
             b["score"], b["collapse_dim"], b["n_iter"])
 
 
-def test_readonly_memmap_from_joblib_workers(tmp_path):
+def test_readonly_memmap_from_joblib_workers():
     """joblib hands large arrays to workers as read-only memmaps (``max_nbytes``); fit,
     predict, transform, score and decompose take them as they are."""
     X, y = seq_data(n=12)
-    with joblib.parallel_config(max_nbytes=1, mmap_mode="r", temp_folder=str(tmp_path)):
+    with joblib.parallel_config(max_nbytes=1, mmap_mode="r"):
         out = joblib.Parallel(n_jobs=2)(
             joblib.delayed(fit_in_worker)(tiny(), X, y) for _ in range(2))
     for info in out:
