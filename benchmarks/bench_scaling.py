@@ -52,7 +52,7 @@ def _rss_gb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
-def run_one(H, T, B, device, seed=0):
+def run_one(H, T, B, device, seed=0, budget=None):
     """Measure one size in this process; returns a dict (the row)."""
     sys.path.insert(0, str(ROOT))
     import torch
@@ -79,7 +79,8 @@ def run_one(H, T, B, device, seed=0):
     if math.prod(A.in_shape) < math.prod(A.out_shape):
         A = A.T
     t0 = time.perf_counter()
-    res = linalg.effective_rank(A, method="pr", gram=True, random_state=seed)
+    res = linalg.effective_rank(A, method="pr", gram=True, n_applications=budget,
+                                random_state=seed)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     rank_s = time.perf_counter() - t0
@@ -152,6 +153,9 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="H 64, 256 x T 90, 500 only")
     ap.add_argument("--batch", type=int, default=20, help="trials B (default 20)")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--budget", type=int, default=None,
+                    help="operator applications of the randomized estimate (default: the "
+                         "library default, 400 = what collapse_dim_ uses)")
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per size")
     ap.add_argument("--json", help="write the rows and exponents here")
     ap.add_argument("--max-memory-gb", type=float, default=None,
@@ -165,7 +169,7 @@ def main(argv=None):
         if args.max_memory_gb:
             cap = int(args.max_memory_gb * 1024**3)
             resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-        print(json.dumps(run_one(*args.one, args.batch, args.device)))
+        print(json.dumps(run_one(*args.one, args.batch, args.device, budget=args.budget)))
         return 0
     sizes = args.sizes or (QUICK if args.quick else FULL)
     print(f"GRU, {D_IN} inputs, B={args.batch}, device {args.device}, "
@@ -176,6 +180,8 @@ def main(argv=None):
                "--device", args.device]
         if args.max_memory_gb:
             cmd += ["--max-memory-gb", str(args.max_memory_gb)]
+        if args.budget:
+            cmd += ["--budget", str(args.budget)]
         t0 = time.time()
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
