@@ -163,7 +163,8 @@ class Cell:
         return self.linearize(params, z_prev, x, aux).dense()
 
     def __repr__(self):
-        return f"{type(self).__name__}(input_size={self.input_size}, hidden_size={self.hidden_size})"
+        return (f"{type(self).__name__}(input_size={self.input_size}, "
+                f"hidden_size={self.hidden_size})")
 
 
 class AffineCell(Cell):

@@ -43,7 +43,8 @@ class LeakyRNNCell(AffineCell):
         return (1.0 - self.alpha) * z_prev + self.alpha * self._phi(a)
 
     def affine_structure(self, params, z_prev, x):
-        # F = (1 - alpha) z + alpha phi(W z + U x + b): dF/da = alpha phi'(a), dF/dz|direct = 1-alpha
+        # F = (1 - alpha) z + alpha phi(W z + U x + b):
+        # dF/da = alpha phi'(a), direct dF/dz = 1 - alpha
         d = (self.alpha * self._dphi(self._preactivation(params, z_prev, x))).unsqueeze(2)
         return [AffineMap("weight_hh", "bias", z_prev, d),
                 AffineMap("weight_ih", None, x, d)], 1.0 - self.alpha

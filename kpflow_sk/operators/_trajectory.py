@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
+
 from kpflow_sk.cells import Cell, MaterializedLinearization, get_cell, rollout
 
 __all__ = ["Trajectory", "ParameterSpace", "STRATEGIES", "DEFAULT_MEMORY_BUDGET"]

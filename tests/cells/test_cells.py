@@ -140,7 +140,8 @@ def test_analytic_parameter_jacobian_equals_autodiff(name, chunk_bytes):
     X = torch.randn(B, T, D, dtype=torch.float64)
     Z, _ = rollout(cell, p, X)
     Zp = torch.cat([torch.zeros(B, 1, H, dtype=torch.float64), Z[:, :-1]], 1)
-    lin, ref = cell.parameter_linearization(p, Zp, X), AutodiffParameterLinearization(cell, p, Zp, X)
+    lin = cell.parameter_linearization(p, Zp, X)
+    ref = AutodiffParameterLinearization(cell, p, Zp, X)
     if chunk_bytes is not None:        # force many row chunks
         lin.chunk_bytes = chunk_bytes
         assert len(lin._chunks(3)) > 1

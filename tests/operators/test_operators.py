@@ -2,11 +2,10 @@
 
 import pytest
 import torch
+from kp_reference import dense_J, dense_JZ, dense_P, flat_params, unflat, unroll
 
 from kpflow_sk.cells import Cell, get_cell
 from kpflow_sk.operators import Trajectory, kp_operators
-
-from kp_reference import dense_J, dense_JZ, dense_P, flat_params, unflat, unroll
 
 B, T, H, D = 2, 5, 4, 3
 
