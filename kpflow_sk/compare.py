@@ -175,6 +175,8 @@ def _run_fold(estimator, X, y, fit_params, train, test):
     fitted = res["estimator"][0]
     t0 = time.perf_counter()
     # the analysis runs lazily, outside fit's thread cap: cap it too (same threads, same bits)
+    from kpflow_sk.estimators._base import _torch_threads  # one implementation
+
     with _torch_threads(fitted.n_threads):
         collapse = float(fitted.collapse_dim_)
     return {"score": float(res["test_score"][0]), "collapse_dim": collapse,
@@ -182,21 +184,6 @@ def _run_fold(estimator, X, y, fit_params, train, test):
             "analysis_time": time.perf_counter() - t0, "n_iter": int(fitted.n_iter_),
             "n_train": int(len(train)), "n_test": int(len(test)),
             "device": str(fitted.device_)}
-
-
-@contextmanager
-def _torch_threads(n_threads):
-    import torch
-
-    if n_threads is None:
-        yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(int(n_threads))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def _is_worker_loss(exc):
