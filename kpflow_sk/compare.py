@@ -22,7 +22,8 @@ Where the jobs run:
 - ``scheduler="local"``: a :class:`distributed.LocalCluster` of single-threaded worker
   processes, started and shut down here.
 - ``scheduler="tcp://host:8786"`` (or a :class:`distributed.Client`): an existing Dask
-  cluster, through ``joblib.parallel_config(backend="dask")``. See ``docs/scaling.md``.
+  cluster, through joblib's Dask backend (:func:`dask_backend`, which also makes a dead
+  worker an error rather than a hang). See ``docs/scaling.md``.
 
 The scores depend only on ``random_state`` (data, folds and weights all derive from it), not
 on where the jobs run; with the same ``n_threads`` they are equal bit for bit on CPUs.
