@@ -52,7 +52,7 @@ def _rss_gb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
-def run_one(H, T, B, device, seed=0, budget=None):
+def run_one(H, T, B, device, seed=0, budget=None, strategy="auto"):
     """Measure one size in this process; returns a dict (the row)."""
     sys.path.insert(0, str(ROOT))
     import torch
@@ -70,7 +70,7 @@ def run_one(H, T, B, device, seed=0, budget=None):
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
     t0 = time.perf_counter()
-    Dec = KPDecomposition(cell, params, X, random_state=seed)
+    Dec = KPDecomposition(cell, params, X, strategy=strategy, random_state=seed)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     build = time.perf_counter() - t0
@@ -156,6 +156,12 @@ def main(argv=None):
     ap.add_argument("--budget", type=int, default=None,
                     help="operator applications of the randomized estimate (default: the "
                          "library default, 400 = what collapse_dim_ uses)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch CPU threads (default: torch's; 1 is steadier on a shared "
+                         "machine, where spinning OpenMP threads slow down badly)")
+    ap.add_argument("--strategy", default="auto",
+                    choices=["auto", "materialized", "matrix_free"],
+                    help="state-Jacobian strategy (default: auto, as the estimators)")
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per size")
     ap.add_argument("--json", help="write the rows and exponents here")
     ap.add_argument("--max-memory-gb", type=float, default=None,
@@ -166,14 +172,20 @@ def main(argv=None):
     ap.add_argument("--one", type=parse_size, help=argparse.SUPPRESS)  # child mode
     args = ap.parse_args(argv)
     if args.one:
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
         if args.max_memory_gb:
             cap = int(args.max_memory_gb * 1024**3)
             resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-        print(json.dumps(run_one(*args.one, args.batch, args.device, budget=args.budget)))
+        print(json.dumps(run_one(*args.one, args.batch, args.device, budget=args.budget,
+                                 strategy=args.strategy)))
         return 0
     sizes = args.sizes or (QUICK if args.quick else FULL)
-    print(f"GRU, {D_IN} inputs, B={args.batch}, device {args.device}, "
-          f"torch threads per process: default; load: {os.getloadavg()}")
+    print(f"GRU, {D_IN} inputs, B={args.batch}, device {args.device}, torch threads: "
+          f"{args.threads or 'default'}, strategy {args.strategy}; "
+          f"load average before: {os.getloadavg()}")
     rows = []
     for H, T in sizes:
         cmd = [sys.executable, __file__, "--one", f"{H}x{T}", "--batch", str(args.batch),
@@ -182,6 +194,10 @@ def main(argv=None):
             cmd += ["--max-memory-gb", str(args.max_memory_gb)]
         if args.budget:
             cmd += ["--budget", str(args.budget)]
+        if args.strategy != "auto":
+            cmd += ["--strategy", args.strategy]
+        if args.threads:
+            cmd += ["--threads", str(args.threads)]
         t0 = time.time()
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
@@ -213,9 +229,10 @@ def main(argv=None):
         verdict = "within" if worst["peak_GB"] <= MEMORY_LIMIT_GB else "OVER"
         print(f"largest peak memory {worst['peak_GB']:.2f} GB at H={worst['H']}, "
               f"T={worst['T']}: {verdict} the {MEMORY_LIMIT_GB:.0f} GB limit")
+    print(f"load average after: {os.getloadavg()}")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"rows": rows, "exponents": exps, "load": os.getloadavg()}, fh,
+            json.dump({"rows": rows, "exponents": exps, "load_after": os.getloadavg()}, fh,
                       indent=1)
     return 0 if all("error" not in r for r in rows) else 1
 
