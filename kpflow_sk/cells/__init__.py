@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 
 from kpflow_sk.cells._base import AffineCell, Cell
+from kpflow_sk.cells._forward_ad import forward_ad_lock
 from kpflow_sk.cells._gru import GRUCell
 from kpflow_sk.cells._leaky_rnn import LeakyRNNCell
 from kpflow_sk.cells._linearization import (
@@ -34,6 +35,7 @@ __all__ = [
     "rollout", "StateLinearization", "AutodiffLinearization", "FactoredLinearization",
     "MaterializedLinearization", "NONLINEARITIES", "get_nonlinearity", "AffineCell", "AffineMap",
     "ParameterLinearization", "AutodiffParameterLinearization", "AffineParameterLinearization",
+    "forward_ad_lock",
 ]
 
 #: registry of built-in cells

@@ -19,7 +19,9 @@ recurrence of P touches contiguous memory and runs one GEMM per step.
 from __future__ import annotations
 
 import torch
-from torch.func import jacrev, jvp, vjp, vmap
+from torch.func import jacrev, vjp, vmap
+
+from kpflow_sk.cells._forward_ad import forward_ad_lock, jvp
 
 __all__ = [
     "StateLinearization",
@@ -96,13 +98,16 @@ class AutodiffLinearization(StateLinearization):
             a = None if a is None else a[:, sl]
         return (lambda zz: self.cell.step(self.params, zz, x, a)), z
 
+    # forward mode under the process-wide lock (torch's forward AD levels are global)
     def jvp(self, V):
         f, z = self._map()
-        return vmap(lambda v: jvp(f, (z,), (v,))[1])(V)
+        with forward_ad_lock:
+            return vmap(lambda v: jvp(f, (z,), (v,))[1])(V)
 
     def jvp_step(self, t, v):
         f, z = self._map(t)
-        return vmap(lambda vv: jvp(f, (z,), (vv,))[1])(v)
+        with forward_ad_lock:
+            return vmap(lambda vv: jvp(f, (z,), (vv,))[1])(v)
 
     def vjp(self, U):
         f, z = self._map()
@@ -250,7 +255,8 @@ class AutodiffParameterLinearization(ParameterLinearization):
 
     def jvp(self, tangents):
         f, p = self._f, self.params
-        out = vmap(lambda tv: jvp(f, (p,), (tv,))[1])(tangents)
+        with forward_ad_lock:
+            out = vmap(lambda tv: jvp(f, (p,), (tv,))[1])(tangents)
         return out.reshape(out.shape[0], *self.shape)
 
     def vjp(self, U):
