@@ -4,6 +4,7 @@
 """
 
 from kpflow_sk.estimators._base import BaseRecurrentEstimator
+from kpflow_sk.estimators._callbacks import Callback, StopTraining
 from kpflow_sk.estimators._classifier import RecurrentClassifier
 from kpflow_sk.estimators._module import (
     FusedRecurrentNetwork,
@@ -11,6 +12,8 @@ from kpflow_sk.estimators._module import (
     UnrolledRecurrentNetwork,
 )
 from kpflow_sk.estimators._regressor import RecurrentRegressor
+from kpflow_sk.estimators._training import DivergenceWarning, PlateauWarning
 
 __all__ = ["BaseRecurrentEstimator", "RecurrentRegressor", "RecurrentClassifier",
-           "RecurrentNetwork", "FusedRecurrentNetwork", "UnrolledRecurrentNetwork"]
+           "RecurrentNetwork", "FusedRecurrentNetwork", "UnrolledRecurrentNetwork",
+           "Callback", "StopTraining", "DivergenceWarning", "PlateauWarning"]

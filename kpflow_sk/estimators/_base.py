@@ -5,7 +5,8 @@ Subclasses (:class:`~kpflow_sk.estimators.RecurrentRegressor`,
 three hooks: :meth:`BaseRecurrentEstimator._validate_targets`,
 :meth:`BaseRecurrentEstimator.get_loss` and the output post-processing in ``predict``.
 The training loop is split in small overridable steps (``initialize_module``,
-``initialize_optimizer``, ``infer``, ``get_loss``, ``train_step``).
+``initialize_optimizer``, ``infer``, ``get_loss``, ``train_step``; the epoch loop,
+``run_epoch`` and ``on_epoch_end`` live in :mod:`kpflow_sk.estimators._training`).
 """
 
 from __future__ import annotations
@@ -19,21 +20,25 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from kpflow_sk.cells import CELLS, NONLINEARITIES, Cell, get_cell
 from kpflow_sk.cells._node import TABLEAUS
-from kpflow_sk.estimators._module import build_network
+from kpflow_sk.estimators._module import FUSED_KERNELS, build_network
+from kpflow_sk.estimators._training import TrainingLoopMixin
 from kpflow_sk.estimators._validation import (
+    check_cell_output,
     check_features,
+    check_finite_output,
     check_mask,
     check_n_features,
+    check_network_size,
     check_sample_weight,
     check_task_ids,
     check_X,
+    reject_bool_integers,
 )
 
 __all__ = ["BaseRecurrentEstimator"]
@@ -98,7 +103,7 @@ def select_analysis_trials(n_samples, n_trials, task_ids, rng):
     return np.sort(np.concatenate(idx))
 
 
-class BaseRecurrentEstimator(BaseEstimator):
+class BaseRecurrentEstimator(TrainingLoopMixin, BaseEstimator):
     """Base class of the recurrent estimators (not for direct use).
 
     See :class:`~kpflow_sk.estimators.RecurrentRegressor` for the parameters.
@@ -134,6 +139,7 @@ class BaseRecurrentEstimator(BaseEstimator):
         "kp_n_trials": [Interval(Integral, 1, None, closed="left")],
         "kp_track_every": [Interval(Integral, 0, None, closed="left")],
         "kp_probes": [Interval(Integral, 1, None, closed="left"), None],
+        "callbacks": [list, tuple, None],
     }
 
     def __init__(
@@ -168,6 +174,7 @@ class BaseRecurrentEstimator(BaseEstimator):
         kp_n_trials=64,
         kp_track_every=0,
         kp_probes=None,
+        callbacks=None,
     ):
         self.cell = cell
         self.hidden_size = hidden_size
@@ -198,6 +205,7 @@ class BaseRecurrentEstimator(BaseEstimator):
         self.kp_n_trials = kp_n_trials
         self.kp_track_every = kp_track_every
         self.kp_probes = kp_probes
+        self.callbacks = callbacks
 
     # ================================================================== tags
     def __sklearn_tags__(self):
@@ -206,6 +214,10 @@ class BaseRecurrentEstimator(BaseEstimator):
         if tags.transformer_tags is not None:
             tags.transformer_tags.preserves_dtype = ["float64"]
         return tags
+
+    def _validate_params(self):
+        super()._validate_params()
+        reject_bool_integers(self)      # Interval(Integral) takes True as 1
 
     # ================================================================== subclass hooks
     def _validate_targets(self, y, X3, x_ndim, *, reset, classes=None):
@@ -478,9 +490,13 @@ class BaseRecurrentEstimator(BaseEstimator):
         self._seq2seq = seq2seq
         self.n_features_in_ = int(X3.shape[-1])
         self._fitted_spec = self._module_spec(self.n_features_in_, self.n_outputs_)
+        self._check_network(X3, device, None)
         gen = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
         self.module_ = self.initialize_module(self._fitted_spec, gen, device)
+        self._check_network(X3, device, self.module_)
         self._optimizer = None
+        self.history_ = []
+        self.stop_reason_ = None
         self.loss_curve_ = []
         self.validation_scores_ = [] if self.early_stopping else None
         self.best_loss_ = np.inf
@@ -491,6 +507,18 @@ class BaseRecurrentEstimator(BaseEstimator):
         self._no_improvement_count = 0
         self._kp_batch = None
         self._kp_cache = {}
+
+    def _check_network(self, X3, device, module):
+        """Before building: memory for ``hidden_size``; after: one step of the cell."""
+        c = self._fitted_spec["cell"]
+        if module is None:
+            cell = get_cell(c["cell"], c["input_size"], c["hidden_size"], **c["options"])
+            bs = X3.shape[0] if self.batch_size == "auto" else int(self.batch_size)
+            check_network_size(cell, self.n_outputs_, min(bs, X3.shape[0]), X3.shape[1],
+                               self._torch_dtype(), device, optimizer=self.optimizer)
+        elif type(module.cell) not in FUSED_KERNELS:
+            check_cell_output(module.cell, module.cell_params(),
+                              self._to_tensor(np.ascontiguousarray(X3[:1])))
 
     def _split(self, n, targets, seq2seq, rng, incremental):
         """Train / validation indices; a validation set only with ``early_stopping=True``."""
@@ -516,106 +544,6 @@ class BaseRecurrentEstimator(BaseEstimator):
     def _stratify_labels(self, targets, seq2seq):
         return None
 
-    def _train_epochs(self, X3, targets, weight, train_idx, val_idx, shuffle_seed, incremental):
-        device = self.device_
-        module = self.module_
-        Xt = self._to_tensor(np.ascontiguousarray(X3[train_idx]))
-        yt = self._to_tensor(np.ascontiguousarray(targets[train_idx]))
-        wt = None if weight is None else self._to_tensor(np.ascontiguousarray(weight[train_idx]))
-        if val_idx is not None:
-            val = (X3[val_idx], targets[val_idx], None if weight is None else weight[val_idx])
-        n = Xt.shape[0]
-        bs = min(200, n) if self.batch_size == "auto" else min(int(self.batch_size), n)
-        gen = torch.Generator().manual_seed(shuffle_seed)
-        n_epochs = 1 if incremental else self.max_iter
-        pbar = None
-        if self.verbose:
-            from tqdm.auto import tqdm
-
-            pbar = tqdm(total=n_epochs, desc=type(self).__name__, leave=True)
-        module.train()
-        last_good = _snapshot(module)
-        converged = False
-        try:
-            for _ in range(n_epochs):
-                it = self.n_iter_ + 1
-                perm = torch.randperm(n, generator=gen).to(device)
-                # the epoch loss is the weighted mean of the batch losses, accumulated on
-                # the device so that there is one host sync per epoch, not per batch
-                total, denom = 0.0, 0.0
-                for start in range(0, n, bs):
-                    b = perm[start:start + bs]
-                    wb = None if wt is None else wt[b]
-                    loss = self.train_step(Xt[b], yt[b], wb)
-                    bw = len(b) if wb is None else wb.sum()
-                    total = total + loss * bw
-                    denom = denom + bw
-                epoch_loss = float(total) / max(float(denom), 1e-300)
-                # the last step of an epoch can blow the weights up with a finite loss
-                finite_weights = bool(torch.stack(
-                    [torch.isfinite(p).all() for p in module.parameters()]).all())
-                if not (math.isfinite(epoch_loss) and finite_weights):
-                    module.load_state_dict(last_good)
-                    self._optimizer = None
-                    warnings.warn(
-                        f"Non-finite training loss or weights at iteration {it} (loss="
-                        f"{epoch_loss}); training stopped and the weights of iteration "
-                        f"{it - 1} (the last finite ones) were restored. Lower "
-                        "learning_rate or set grad_clip.", ConvergenceWarning, stacklevel=4)
-                    converged = True
-                    break
-                self.n_iter_ = it
-                self.t_ += n
-                self.loss_curve_.append(epoch_loss)
-                if val_idx is not None:
-                    score = self._score_arrays(*val)
-                    self.validation_scores_.append(score)
-                    if score < self.best_validation_score_ + self.tol:
-                        self._no_improvement_count += 1
-                    else:
-                        self._no_improvement_count = 0
-                    if score > self.best_validation_score_:
-                        self.best_validation_score_ = score
-                        self._best_state = _snapshot(module)
-                else:
-                    if epoch_loss > self.best_loss_ - self.tol:
-                        self._no_improvement_count += 1
-                    else:
-                        self._no_improvement_count = 0
-                self.best_loss_ = min(self.best_loss_, epoch_loss)
-                if self.kp_track_every and it % self.kp_track_every == 0:
-                    self._track()
-                    module.train()
-                if pbar is not None:
-                    pbar.update(1)
-                    postfix = {"loss": f"{epoch_loss:.4g}"}
-                    if val_idx is not None:
-                        postfix["val_score"] = f"{self.validation_scores_[-1]:.4g}"
-                    pbar.set_postfix(postfix)
-                last_good = _snapshot(module)
-                if not incremental and self._no_improvement_count > self.n_iter_no_change:
-                    converged = True
-                    break
-        except KeyboardInterrupt:
-            module.load_state_dict(last_good)
-            self._optimizer = None
-            warnings.warn(
-                f"Training interrupted (KeyboardInterrupt) during iteration "
-                f"{self.n_iter_ + 1}; the estimator keeps the weights of iteration "
-                f"{self.n_iter_}, the last completed one.", ConvergenceWarning, stacklevel=4)
-            converged = True
-        finally:
-            if pbar is not None:
-                pbar.close()
-            module.eval()
-        if val_idx is not None and getattr(self, "_best_state", None) is not None:
-            module.load_state_dict(self._best_state)
-            del self._best_state
-        if not incremental and not converged:
-            warnings.warn(
-                f"Maximum iterations ({self.max_iter}) reached and the optimization hasn't "
-                "converged yet.", ConvergenceWarning, stacklevel=4)
-
     # ================================================================== inference
     @torch.no_grad()
     def _forward_numpy(self, X3, what):
@@ -631,7 +559,9 @@ class BaseRecurrentEstimator(BaseEstimator):
                 else:
                     r, _ = self.infer(Xb)
                 outs.append(r.to("cpu", torch.float64).numpy())
-        return np.concatenate(outs, axis=0)
+        out = np.concatenate(outs, axis=0)
+        check_finite_output(out, X3, "hidden states" if what == "hidden" else "output")
+        return out
 
     def transform(self, X):
         """Hidden trajectories.
@@ -779,10 +709,6 @@ class BaseRecurrentEstimator(BaseEstimator):
         if opt_state is not None:
             self._optimizer = self.initialize_optimizer()
             self._optimizer.load_state_dict(opt_state)
-
-
-def _snapshot(module):
-    return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
 def _spec_diff(a, b):

@@ -9,7 +9,12 @@ from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_array
 
 from kpflow_sk.estimators._base import BaseRecurrentEstimator
-from kpflow_sk.estimators._validation import check_mask, check_n_samples, check_sample_weight
+from kpflow_sk.estimators._validation import (
+    check_fits_dtype,
+    check_mask,
+    check_n_samples,
+    check_sample_weight,
+)
 
 __all__ = ["RecurrentRegressor"]
 
@@ -88,6 +93,13 @@ class RecurrentRegressor(RegressorMixin, TransformerMixin, BaseRecurrentEstimato
         0 turns tracking off.
     kp_probes : int or None, default=None
         Number of random probes for the randomized estimates (None: the analysis default).
+    callbacks : list of objects or None, default=None
+        Called after every epoch as ``cb.on_epoch_end(estimator, record)`` with that epoch's
+        ``history_`` record; returning True (or raising
+        :class:`~kpflow_sk.estimators.StopTraining`) stops training
+        (``stop_reason_ = "callback"``). ``on_train_begin(estimator)`` and
+        ``on_train_end(estimator)`` are called when defined. Callbacks do not change the
+        random stream: the same ``random_state`` gives the same weights with or without them.
 
     Attributes
     ----------
@@ -109,7 +121,20 @@ class RecurrentRegressor(RegressorMixin, TransformerMixin, BaseRecurrentEstimato
     best_validation_score_ : float or None
         Best validation score (``early_stopping=True`` only).
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs run (completed).
+    history_ : list of dict
+        One record per completed epoch: ``epoch``, ``loss``, ``validation_score`` (None
+        without ``early_stopping``), ``duration`` (seconds), ``learning_rate``;
+        ``pandas.DataFrame(est.history_)`` gives a table.
+    stop_reason_ : str
+        Why the last ``fit`` / ``partial_fit`` ended: ``"max_iter"``, ``"plateau"``
+        (``n_iter_no_change`` epochs without improvement; warns with
+        :class:`~kpflow_sk.estimators.PlateauWarning` when the training loss is still above
+        half the loss of a constant prediction), ``"callback"``, ``"diverged"`` (non-finite
+        loss or weights, or a loss 1000 times the best of the fit: the best weights are
+        restored, the optimizer state is reset, :class:`~kpflow_sk.estimators.DivergenceWarning`
+        names the epoch), ``"interrupted"`` (``KeyboardInterrupt``: the weights of the last
+        completed epoch are kept and the interrupt is re-raised) or ``"partial_fit"``.
     t_ : int
         Number of training samples seen.
     device_ : torch.device
@@ -173,6 +198,7 @@ class RecurrentRegressor(RegressorMixin, TransformerMixin, BaseRecurrentEstimato
             raise ValueError(
                 f"y has {n_outputs} outputs, but {type(self).__name__} was fitted with "
                 f"{self.n_outputs_}")
+        check_fits_dtype(target, self._numpy_dtype(), "y")
         return np.require(target, dtype=self._numpy_dtype(), requirements=["C", "W"]), seq2seq
 
     def get_loss(self, output, target, weight=None):

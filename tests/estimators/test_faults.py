@@ -33,36 +33,40 @@ class _Faulty(RecurrentRegressor):
 KW = dict(hidden_size=4, max_iter=6, learning_rate=1e-2, random_state=0, device="cpu")
 
 
-def test_non_finite_loss_stops_and_restores_last_finite_weights():
+def test_non_finite_loss_stops_and_restores_best_weights():
     X, y = seq_data(n=10, T=4)
     est = _Faulty(**KW)
-    msg = "Non-finite training loss or weights at iteration 3"
-    with pytest.warns(ConvergenceWarning, match=msg):
+    with pytest.warns(ConvergenceWarning, match="diverged at epoch 3: non-finite training loss"):
         est.fit(X, y)
-    ref = RecurrentRegressor(**{**KW, "max_iter": 2}).fit(X, y)
-    assert est.n_iter_ == 2 and len(est.loss_curve_) == 2
+    # full batch: epoch k's loss is measured on the weights after epoch k-1; epoch 2 has the
+    # lowest finite loss, so the weights after epoch 1 come back
+    assert est.loss_curve_[1] < est.loss_curve_[0]
+    ref = RecurrentRegressor(**{**KW, "max_iter": 1}).fit(X, y)
+    assert est.n_iter_ == 2 and len(est.loss_curve_) == 2 == len(est.history_)
+    assert est.stop_reason_ == "diverged"
     assert state_dict_equal(est, ref)
     assert np.all(np.isfinite(est.predict(X)))
 
 
 def test_real_divergence_is_caught():
     X, y = seq_data(n=10, T=4)
-    with pytest.warns(ConvergenceWarning, match="Non-finite training loss"):
+    with pytest.warns(ConvergenceWarning, match="diverged at epoch"):
         est = RecurrentRegressor(cell="rnn", nonlinearity="relu", init_scale=3.0,
                                  optimizer="sgd", learning_rate=1e30, hidden_size=4,
                                  max_iter=20, random_state=0).fit(X * 100, y * 1e6)
+    assert est.stop_reason_ == "diverged"
     assert all(np.isfinite(est.loss_curve_))
     assert all(bool(torch.isfinite(p).all()) for p in est.module_.parameters())
 
 
-def test_keyboard_interrupt_keeps_last_completed_iteration():
+def test_keyboard_interrupt_keeps_last_completed_iteration_and_propagates():
     X, y = seq_data(n=10, T=4)
     est = _Faulty(**KW)
     est.fault = "interrupt"
-    with pytest.warns(ConvergenceWarning, match="interrupted .* weights of iteration 2"):
+    with pytest.raises(KeyboardInterrupt):
         est.fit(X, y)
     ref = RecurrentRegressor(**{**KW, "max_iter": 2}).fit(X, y)
-    assert est.n_iter_ == 2
+    assert est.n_iter_ == 2 and est.stop_reason_ == "interrupted"
     assert state_dict_equal(est, ref)
     assert est.predict(X).shape == y.shape
     est.partial_fit(X, y)            # usable: training can go on
@@ -73,9 +77,9 @@ def test_keyboard_interrupt_in_first_iteration_keeps_initial_weights():
     X, y = seq_data(n=10, T=4)
     est = _Faulty(**KW)
     est.fault, est.fail_at = "interrupt", 1
-    with pytest.warns(ConvergenceWarning, match="interrupted"):
+    with pytest.raises(KeyboardInterrupt):
         est.fit(X, y)
-    assert est.n_iter_ == 0 and est.loss_curve_ == []
+    assert est.n_iter_ == 0 and est.loss_curve_ == [] and est.history_ == []
     assert np.all(np.isfinite(est.predict(X)))
 
 

@@ -1,7 +1,6 @@
 """Training: input layouts, determinism, stopping rules, warm start, partial_fit, weights."""
 
 import re
-import warnings
 
 import numpy as np
 import pytest
@@ -10,7 +9,7 @@ from _helpers import label_data, seq_data, state_dict_equal
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 
-from kpflow_sk.estimators import RecurrentClassifier, RecurrentRegressor
+from kpflow_sk.estimators import PlateauWarning, RecurrentClassifier, RecurrentRegressor
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -82,11 +81,12 @@ def test_fitted_attributes():
 
 def test_tol_stops_training():
     X, y = seq_data(n=12, T=4)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)   # converged: no warning
+    # a plateau stop with a poor fit warns (PlateauWarning), never "Maximum iterations"
+    with pytest.warns(PlateauWarning, match="on a plateau"):
         est = small(max_iter=100, tol=1e6, n_iter_no_change=3).fit(X, y)
     # as MLPRegressor: stop once more than n_iter_no_change epochs in a row did not improve
     assert est.n_iter_ == 1 + 3 + 1
+    assert est.stop_reason_ == "plateau"
 
 
 def test_max_iter_warns():
