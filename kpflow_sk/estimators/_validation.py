@@ -43,7 +43,7 @@ def check_fits_dtype(a, dtype, name):
     a = np.asarray(a)
     if a.dtype.kind != "f" or np.dtype(dtype).kind != "f" or a.size == 0:
         return
-    big = np.finfo(dtype).max
+    big = float(np.finfo(dtype).max)
     if np.dtype(dtype).itemsize >= a.dtype.itemsize:
         return
     amax = float(np.max(np.abs(a)))
@@ -51,7 +51,7 @@ def check_fits_dtype(a, dtype, name):
         raise ValueError(
             f"{name} has values too large for the estimator's dtype "
             f"{np.dtype(dtype).name} (largest |{name}| = {amax:.3g}, more than "
-            f"{float(big):.3g}): they would become inf after the cast. Rescale {name} or use "
+            f"{big:.3g}): they would become inf after the cast. Rescale {name} or use "
             "dtype='float64'.")
 
 
