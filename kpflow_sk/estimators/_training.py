@@ -316,6 +316,7 @@ class TrainingLoopMixin:
         cell = describe_cell(module.cell)
         bad_z = bad_loss = 0
         first_t = None
+        omax = 0.0
         with torch.no_grad():
             for start in range(0, Xt.shape[0], 4096):
                 sl = slice(start, start + 4096)
@@ -327,6 +328,7 @@ class TrainingLoopMixin:
                     first_t = t if first_t is None else min(first_t, t)
                     continue
                 out = module.readout(Z if self._seq2seq else Z[:, -1])
+                omax = max(omax, float(out.abs().max()))
                 w = None if wt is None else wt[sl]
                 if not bool(torch.isfinite(self.get_loss(out, yt[sl], w))):
                     bad_loss += 1
@@ -335,14 +337,15 @@ class TrainingLoopMixin:
             raise ValueError(
                 f"The cell {cell} returned non-finite hidden states (NaN or inf) from finite "
                 f"inputs: {bad_z} of {Xt.shape[0]} training trials, first at time step "
-                f"{first_t}, with the weights training started from. Check the cell's step() "
-                f"or the scale of X (largest |X| = {xmax:.3g}, dtype={self.dtype!r}).")
+                f"{first_t}, with the restored weights. Check the cell's step() or the scale "
+                f"of X (largest |X| = {xmax:.3g}, dtype={self.dtype!r}).")
         if bad_loss:
             ymax = float(yt.abs().max()) if yt.is_floating_point() else float("nan")
             raise ValueError(
-                f"The training loss is not finite although the network's outputs are: the "
-                f"targets are too large for dtype={self.dtype!r} (largest |y| = {ymax:.3g}); "
-                "rescale y or use dtype='float64'.")
+                f"The training loss overflows dtype={self.dtype!r} although the network's "
+                f"outputs are finite: largest |output| = {omax:.3g} (largest |X| = "
+                f"{xmax:.3g}), largest |y| = {ymax:.3g}. Rescale X or y, or use "
+                "dtype='float64'.")
 
     def _on_interrupt(self, exc, last_good):
         """Keep the last completed epoch: weights, optimizer state, fitted attributes."""
