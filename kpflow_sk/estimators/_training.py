@@ -62,6 +62,10 @@ def _snapshot(module):
 class TrainingLoopMixin:
     """The epoch loop; mixed into :class:`~kpflow_sk.estimators.BaseRecurrentEstimator`."""
 
+    #: the ``callbacks`` parameter's default, for estimators restored (zoo, pickle) from a
+    #: state written before the parameter existed; ``__init__`` always sets it
+    callbacks = None
+
     # ------------------------------------------------------------------ overridable steps
     def run_epoch(self, X, target, weight, generator):
         """One pass over the training tensors in mini-batches shuffled by ``generator``.
