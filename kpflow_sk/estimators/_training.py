@@ -224,6 +224,7 @@ class TrainingLoopMixin:
                 self.best_loss_ = min(self.best_loss_, loss)
                 record = epoch_record(epoch, loss, score, duration, opt.param_groups[0]["lr"])
                 self.history_.append(record)
+                self._kp_cache = {}         # cached analysis describes older weights
                 last_good = (_snapshot(module), copy.deepcopy(opt.state_dict()))
                 if self.kp_track_every and epoch % self.kp_track_every == 0:
                     self._track()
@@ -268,13 +269,17 @@ class TrainingLoopMixin:
         """Create the optimizer if needed; a kept one (warm_start, partial_fit) keeps its
         state but takes the current ``learning_rate`` and ``weight_decay``."""
         opt = self._optimizer
-        kind = torch.optim.Adam if self.optimizer == "adam" else torch.optim.SGD
-        if opt is None or type(opt) is not kind:
-            self._optimizer = self.initialize_optimizer()
+        if opt is not None and not hasattr(opt, "_kpflow_optimizer"):
+            opt._kpflow_optimizer = self.optimizer     # just made (fit, unpickling) for it
+        if opt is None or opt._kpflow_optimizer != self.optimizer:
+            self._optimizer = opt = self.initialize_optimizer()
+            opt._kpflow_optimizer = self.optimizer     # the parameter it was made for
             return
         for group in opt.param_groups:
-            group["lr"] = self.learning_rate
-            group["weight_decay"] = self.weight_decay
+            if "lr" in group:
+                group["lr"] = self.learning_rate
+            if "weight_decay" in group:
+                group["weight_decay"] = self.weight_decay
 
     def _divergence(self, loss, weights_ok, best, initial):
         """``(reason, rankable)``: why this epoch diverged (a short phrase, or None), and
@@ -295,6 +300,7 @@ class TrainingLoopMixin:
         """Restore the best weights, reset the optimizer, diagnose, warn."""
         module = self.module_
         module.load_state_dict(best_val_state if best_val_state is not None else best_start)
+        self._kp_cache = {}
         # the optimizer's state (Adam's moments) was built up by the diverging steps: a
         # fresh one, at the current learning_rate, is made on the next fit / partial_fit
         self._optimizer = None
@@ -354,6 +360,7 @@ class TrainingLoopMixin:
     def _on_interrupt(self, exc, last_good):
         """Keep the last completed epoch: weights, optimizer state, fitted attributes."""
         self.module_.load_state_dict(last_good[0])
+        self._kp_cache = {}
         if self._optimizer is not None:
             self._optimizer.load_state_dict(last_good[1])
         self.module_.eval()

@@ -179,3 +179,18 @@ def test_run_epoch_and_on_epoch_end_are_overridable():
 
     est = Logged(**KW).fit(X, y)
     assert seen == [12, 12] and est.stop_reason_ == "callback"
+
+
+def test_callback_reading_analysis_does_not_leave_a_stale_cache():
+    X, y = seq_data(n=12, T=4)
+    seen = []
+
+    class Watch:
+        def on_epoch_end(self, est, record):
+            seen.append(est.collapse_dim_)
+
+    est = RecurrentRegressor(**{**KW, "max_iter": 3, "learning_rate": 5e-2},
+                             callbacks=[Watch()]).fit(X, y)
+    plain = RecurrentRegressor(**{**KW, "max_iter": 3, "learning_rate": 5e-2}).fit(X, y)
+    assert len(set(seen)) == 3              # recomputed each epoch
+    assert est.collapse_dim_ == plain.collapse_dim_ == seen[-1]

@@ -125,3 +125,12 @@ def test_user_cell_turning_nan_during_training_restores_finite_weights():
         est.fit(X, 100 * y)
     assert np.isfinite(est.predict(X)).all()
     assert est.stop_reason_ == "diverged"
+
+
+def test_warm_start_with_another_optimizer_builds_it():
+    X, y = _data()
+    est = RecurrentRegressor(hidden_size=4, max_iter=1, random_state=0, device="cpu",
+                             warm_start=True).fit(X, y)
+    assert isinstance(est._optimizer, torch.optim.Adam)
+    est.set_params(optimizer="sgd").fit(X, y)
+    assert isinstance(est._optimizer, torch.optim.SGD)
