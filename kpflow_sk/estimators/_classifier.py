@@ -102,7 +102,7 @@ class RecurrentClassifier(ClassifierMixin, TransformerMixin, BaseRecurrentEstima
             if len(labels) < 2:
                 raise ValueError(
                     f"{type(self).__name__} needs samples of at least 2 classes (with "
-                    "non-zero weight), but the data contains only one class: "
+                    "non-zero weight), but y contains only one class: "
                     f"{self.classes_[labels].tolist()}")
         return out
 

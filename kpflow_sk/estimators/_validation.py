@@ -119,12 +119,18 @@ def check_sample_weight(sample_weight, n, dtype):
     if sample_weight is None:
         return None
     # scikit-learn's messages for shape, sign and (from 1.7 on) all-zero weights
-    sw = _check_sample_weight(sample_weight, np.empty((n, 0)), dtype=dtype,
-                              ensure_non_negative=True)
+    try:
+        sw = _check_sample_weight(sample_weight, np.empty((n, 0)), dtype=dtype,
+                                  ensure_non_negative=True)
+    except (ValueError, TypeError) as exc:
+        if "sample_weight" in str(exc):
+            raise
+        raise type(exc)(f"sample_weight: {exc}") from exc
     if not np.all(np.isfinite(sw)):
         raise ValueError("sample_weight contains NaN or infinity.")
     if not np.any(sw > 0):
-        raise ValueError("Sample weights must contain at least one non-zero number.")
+        raise ValueError("sample_weight: Sample weights must contain at least one non-zero "
+                         "number.")
     return np.require(sw, dtype=dtype, requirements=["C", "W"])
 
 

@@ -15,7 +15,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kpflow_sk import RecurrentRegressor
+from kpflow_sk import RecurrentClassifier, RecurrentRegressor
 from kpflow_sk.cells import Cell
 
 FUZZ = settings(max_examples=30, deadline=None, database=None, derandomize=True,
@@ -104,7 +104,32 @@ def problems(draw):
                 "nan": [0.0] * (n - 1) + [np.nan]}[t_kind]
     if t_kind in ("ragged", "with_none", "mixed", "nan"):
         must.add("task_ids")
-    return X, y, task_ids, dtype_name, must, may
+    extra = {}
+    w_kind = draw(st.sampled_from(["none"] * 6 + ["ok", "nan", "negative", "zero", "short"]))
+    if w_kind != "none":
+        w = rng.uniform(0.5, 2.0, size=n + (w_kind == "short"))
+        if w_kind == "nan":
+            w[0] = np.nan
+        elif w_kind == "negative":
+            w[0] = -1.0
+        elif w_kind == "zero":
+            w[:] = 0.0
+        extra["sample_weight"] = w
+        if w_kind != "ok":
+            must.add("sample_weight")
+    m_kind = draw(st.sampled_from(["none"] * 6 + ["ok", "negative", "bad_shape", "inf"]))
+    if m_kind != "none":
+        m = rng.uniform(0.0, 1.0, size=(n, T + (m_kind == "bad_shape")))
+        if m_kind == "negative":
+            m[0, 0] = -1.0
+        elif m_kind == "inf":
+            m[0, 0] = np.inf
+        extra["mask"] = m
+        # a mask needs sequence-to-sequence targets; all-zero weights are refused too
+        may.update({"mask", "y"})
+        if m_kind != "ok":
+            must.add("mask")
+    return X, y, task_ids, extra, dtype_name, must, may
 
 
 def _names(msg, names):
@@ -117,16 +142,38 @@ def _names(msg, names):
 @given(problem=problems(), max_iter=st.integers(1, 2))
 def test_fuzzed_inputs_fit_predict_decompose_succeed_or_name_the_argument(cell, problem,
                                                                           max_iter):
-    X, y, task_ids, dtype_name, must, may = problem
+    X, y, task_ids, extra, dtype_name, must, may = problem
+    _run(RecurrentRegressor, cell, X, y, task_ids, extra, dtype_name, must, may, max_iter)
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("cell", ["gru", "leaky_rnn"])
+@settings(FUZZ, max_examples=15)
+@given(problem=problems(), max_iter=st.integers(1, 2))
+def test_fuzzed_inputs_classifier_succeed_or_name_the_argument(cell, problem, max_iter):
+    X, y, task_ids, extra, dtype_name, must, may = problem
+    # labels: the sign of y (two classes when both occur; a single class must be refused)
+    y = np.where(np.nan_to_num(np.asarray(y, dtype=float), nan=0.0) > 0, 1, 0)
+    y = y[..., 0] if y.ndim == 3 else (y[:, 0] if y.ndim == 2 else y)
+    if np.unique(y).size < 2:
+        may.add("y")                     # "needs samples of at least 2 classes"
+    must.discard("y")
+    if y.shape[0] != np.shape(X)[0] or np.ndim(X) < 2:
+        may.add("y")
+    may.update({"y"} if y.ndim == 2 else set())
+    _run(RecurrentClassifier, cell, X, y, task_ids, extra, dtype_name, must, may, max_iter)
+
+
+def _run(cls, cell, X, y, task_ids, extra, dtype_name, must, may, max_iter):
     torch.set_num_threads(1)
-    est = RecurrentRegressor(cell=cell, hidden_size=3, max_iter=max_iter, device="cpu",
-                             dtype=dtype_name, random_state=0, learning_rate=1e-2)
+    est = cls(cell=cell, hidden_size=3, max_iter=max_iter, device="cpu",
+              dtype=dtype_name, random_state=0, learning_rate=1e-2)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")      # convergence / divergence warnings are fine
-            est.fit(X, y, task_ids=task_ids)
+            est.fit(X, y, task_ids=task_ids, **extra)
             pred = est.predict(X)
-            D = est.decompose(X, y, task_ids=task_ids)
+            D = est.decompose(X, y, task_ids=task_ids, **extra)
             cdim = D.collapse_dim()
     except (ValueError, TypeError) as exc:
         msg = str(exc)
@@ -135,7 +182,10 @@ def test_fuzzed_inputs_fit_predict_decompose_succeed_or_name_the_argument(cell, 
             f"{type(exc).__name__} does not name any of {sorted(must | may)}: {msg}")
         return
     assert not must, f"bad {sorted(must)} accepted"
-    assert np.isfinite(pred).all(), "NaN/inf predictions"
+    if cls is RecurrentRegressor:
+        assert np.isfinite(pred).all(), "NaN/inf predictions"
+    else:
+        assert np.isfinite(est.predict_proba(X)).all(), "NaN/inf probabilities"
     assert pred.shape[0] == np.shape(X)[0]
     assert np.isfinite(cdim)
     assert torch.isfinite(D.Z).all()
