@@ -6,18 +6,26 @@ type, a hang (pytest-timeout) or NaN predictions. Tiny sizes, one or two epochs,
 derandomized number of examples; Hypothesis keeps no database (nothing written to the tree).
 """
 
+import os
 import re
+import tempfile
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from kpflow_sk import RecurrentClassifier, RecurrentRegressor
 from kpflow_sk.cells import Cell
 
+# no example database, and Hypothesis' other caches (e.g. .hypothesis/constants) in the
+# system's temporary folder, not in the working tree
+if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+    set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "kpflow_sk-hypothesis")
 FUZZ = settings(max_examples=30, deadline=None, database=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
