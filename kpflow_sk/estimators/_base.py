@@ -26,15 +26,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from kpflow_sk.cells import CELLS, NONLINEARITIES, Cell, get_cell
 from kpflow_sk.cells._node import TABLEAUS
-from kpflow_sk.estimators._module import FUSED_KERNELS, build_network
+from kpflow_sk.estimators._module import build_network
 from kpflow_sk.estimators._training import TrainingLoopMixin
 from kpflow_sk.estimators._validation import (
-    check_cell_output,
     check_features,
     check_finite_output,
     check_mask,
     check_n_features,
-    check_network_size,
+    check_network,
     check_sample_weight,
     check_task_ids,
     check_X,
@@ -490,10 +489,10 @@ class BaseRecurrentEstimator(TrainingLoopMixin, BaseEstimator):
         self._seq2seq = seq2seq
         self.n_features_in_ = int(X3.shape[-1])
         self._fitted_spec = self._module_spec(self.n_features_in_, self.n_outputs_)
-        self._check_network(X3, device, None)
+        check_network(self, X3, device)           # memory for hidden_size, up front
         gen = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
         self.module_ = self.initialize_module(self._fitted_spec, gen, device)
-        self._check_network(X3, device, self.module_)
+        check_network(self, X3, device, self.module_)     # one step of the cell
         self._optimizer = None
         self.history_ = []
         self.stop_reason_ = None
@@ -507,18 +506,6 @@ class BaseRecurrentEstimator(TrainingLoopMixin, BaseEstimator):
         self._no_improvement_count = 0
         self._kp_batch = None
         self._kp_cache = {}
-
-    def _check_network(self, X3, device, module):
-        """Before building: memory for ``hidden_size``; after: one step of the cell."""
-        c = self._fitted_spec["cell"]
-        if module is None:
-            cell = get_cell(c["cell"], c["input_size"], c["hidden_size"], **c["options"])
-            bs = X3.shape[0] if self.batch_size == "auto" else int(self.batch_size)
-            check_network_size(cell, self.n_outputs_, min(bs, X3.shape[0]), X3.shape[1],
-                               self._torch_dtype(), device, optimizer=self.optimizer)
-        elif type(module.cell) not in FUSED_KERNELS:
-            check_cell_output(module.cell, module.cell_params(),
-                              self._to_tensor(np.ascontiguousarray(X3[:1])))
 
     def _split(self, n, targets, seq2seq, rng, incremental):
         """Train / validation indices; a validation set only with ``early_stopping=True``."""

@@ -18,10 +18,13 @@ import torch
 from sklearn.utils._param_validation import Interval, InvalidParameterError
 from sklearn.utils.validation import _check_feature_names, _check_sample_weight, check_array
 
+from kpflow_sk.cells import get_cell
+from kpflow_sk.estimators._module import FUSED_KERNELS
+
 __all__ = ["check_X", "check_n_features", "check_sample_weight", "check_mask",
            "check_task_ids", "check_n_samples", "check_fits_dtype", "check_finite_output",
            "NonFiniteOutputError", "reject_bool_integers", "check_network_size",
-           "check_cell_output", "describe_cell"]
+           "check_cell_output", "describe_cell", "check_network"]
 
 
 def _named_check_array(a, name, **kw):
@@ -330,3 +333,19 @@ def check_cell_output(cell, params, X3):
         raise ValueError(
             f"The cell {name} must return z_t in the estimator's dtype {z.dtype}; got "
             f"{out.dtype}")
+
+
+def check_network(estimator, X3, device, module=None):
+    """The estimator's network checks: before building it (``module=None``) the memory
+    ``hidden_size`` needs (:func:`check_network_size`); after, one step of an unrolled cell
+    (:func:`check_cell_output`)."""
+    if module is None:
+        c = estimator._fitted_spec["cell"]
+        cell = get_cell(c["cell"], c["input_size"], c["hidden_size"], **c["options"])
+        n = X3.shape[0]
+        bs = min(200, n) if estimator.batch_size == "auto" else min(int(estimator.batch_size), n)
+        check_network_size(cell, estimator.n_outputs_, bs, X3.shape[1],
+                           estimator._torch_dtype(), device, optimizer=estimator.optimizer)
+    elif type(module.cell) not in FUSED_KERNELS:
+        check_cell_output(module.cell, module.cell_params(),
+                          estimator._to_tensor(np.ascontiguousarray(X3[:1])))
