@@ -42,7 +42,8 @@ __all__ = ["TrainingLoopMixin", "DivergenceWarning", "PlateauWarning", "DIVERGEN
 #: loss) is divergence: no healthy run gets 1000x worse than its best and its start
 DIVERGENCE_FACTOR = 1e3
 #: a plateau stop warns when the training loss removed less than this fraction of the loss
-#: of the best constant prediction (for squared error: training R^2 below 0.5)
+#: of the best constant prediction (squared error: the per-output mean target; with one
+#: output this is a training R^2 below 0.5)
 POOR_FIT_THRESHOLD = 0.5
 STOP_REASONS = ("max_iter", "plateau", "callback", "diverged", "interrupted", "partial_fit")
 
@@ -386,6 +387,6 @@ class TrainingLoopMixin:
             f"of the {what} (n_iter_no_change={self.n_iter_no_change} epochs without an "
             f"improvement of tol={self.tol:g}; stop_reason_='plateau'), but the fit is poor: "
             f"the best training loss {best:.4g} is {best / base:.0%} of the loss of a "
-            f"constant prediction ({base:.4g}), i.e. a training score of {explained:.3f} < "
-            f"{POOR_FIT_THRESHOLD}. Try a larger learning_rate, n_iter_no_change or a smaller "
-            "tol.", PlateauWarning, stacklevel=5)
+            f"constant prediction ({base:.4g}): it removed only {explained:.3f} < "
+            f"{POOR_FIT_THRESHOLD} of that loss. Try a larger learning_rate, n_iter_no_change "
+            "or a smaller tol.", PlateauWarning, stacklevel=5)

@@ -135,8 +135,8 @@ def test_stop_reason_max_iter():
 def test_plateau_stop_with_poor_fit_is_recorded_and_warns():
     X, y = seq_data(n=12, T=4)
     # a tiny learning rate: the loss barely moves, so every epoch "does not improve"
-    with pytest.warns(PlateauWarning, match=r"stopped at epoch 4 .* plateau .* training "
-                                            r"score of -?\d\.\d+ < 0.5"):
+    with pytest.warns(PlateauWarning, match=r"stopped at epoch 4 .* plateau .* removed only "
+                                            r"-?\d\.\d+ < 0.5 of that loss"):
         est = RecurrentRegressor(**{**KW, "max_iter": 100, "learning_rate": 1e-6},
                                  n_iter_no_change=2).fit(X, y)
     assert est.stop_reason_ == "plateau" and est.n_iter_ == 4
