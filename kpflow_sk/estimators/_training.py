@@ -305,6 +305,7 @@ class TrainingLoopMixin:
         # the optimizer's state (Adam's moments) was built up by the diverging steps: a
         # fresh one, at the current learning_rate, is made on the next fit / partial_fit
         self._optimizer = None
+        self.stop_reason_ = "diverged"
         self._diagnose_non_finite(Xt, yt, wt)
         if best_val_state is not None:
             which = (f"the weights of the best validation score "
