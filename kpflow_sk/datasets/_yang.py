@@ -132,7 +132,9 @@ _DMS_EPOCHS = _MATCH_HEAD + (("go1", _GO),)
 _DMC_EPOCHS = _MATCH_HEAD + (("go1", ("choice", (200.0, 400.0, 600.0))),)
 
 _COMMON_DEFAULTS = {"dt": 20.0, "n_eachring": 32, "noise": True, "tau": TAU_MS,
-                    "timing": "per_trial"}
+                    "noise_alpha": None, "timing": "per_trial"}
+#: Yang et al.'s code scales the input noise with its network's alpha, fixed at 0.2.
+YANG_ALPHA = 0.2
 
 
 @dataclass(frozen=True)
@@ -223,6 +225,52 @@ def _common_meta(n, **given):
     return meta
 
 
+def _given_or(given, key, draw):
+    """``given[key]`` when the caller fixed it (test / psychometric trials), else ``draw()``."""
+    if given and key in given:
+        return given[key]
+    return draw()
+
+
+def _dm_trials(delayed, bounds, cfg, theta1, theta2, strength1, strength2, modality, coh,
+               stronger_first):
+    """Stimuli, answer and meta of decision-making trials from their drawn (or given) values."""
+    start, stop = bounds
+    n = theta1.shape[0]
+    input1 = _ring_input(theta1, strength1, cfg.n_eachring)
+    input2 = _ring_input(theta2, strength2, cfg.n_eachring)
+    if delayed:
+        stimuli = [(start["stim1"], stop["stim1"], input1),
+                   (start["stim2"], stop["stim2"], input2)]
+    else:
+        stimuli = [(start["stim1"], stop["stim1"], input1 + input2)]
+    target = np.where(stronger_first, theta1, theta2)
+    meta = _common_meta(n, stim1_angle=theta1, stim2_angle=theta2,
+                        stim1_strength=strength1, stim2_strength=strength2,
+                        stim1_modality=modality, stim2_modality=modality.copy(),
+                        coherence=coh)
+    return _Trials(stimuli, start["go1"], target, meta)
+
+
+def _dm_given(variant, delayed, n, bounds, cfg, given):
+    """Decision-making trials with caller-given angles and per-ring strengths (n, 2)."""
+    theta1, theta2 = given["stim1_angle"], given["stim2_angle"]
+    strength1, strength2 = given["stim1_strength"], given["stim2_strength"]
+    if variant in (1, 2):
+        modality = np.full(n, variant)
+        evidence1, evidence2 = strength1[:, variant - 1], strength2[:, variant - 1]
+    else:
+        modality = np.zeros(n, dtype=np.int64)
+        if variant == "multi":
+            evidence1, evidence2 = strength1.sum(axis=1), strength2.sum(axis=1)
+        else:
+            cued = 0 if variant == "context1" else 1
+            evidence1, evidence2 = strength1[:, cued], strength2[:, cued]
+    coh = (evidence1 - evidence2) / 2
+    return _dm_trials(delayed, bounds, cfg, theta1, theta2, strength1, strength2, modality,
+                      coh, evidence1 > evidence2)
+
+
 # ----------------------------------------------------------------------------------------------
 # Task families: each returns the stimuli and the answer of n trials
 
@@ -235,12 +283,13 @@ def _go_family(anti, stimulus):
     (delaygo: stim1 epoch only).
     """
 
-    def build(rng, n, size, bounds, cfg):
+    def build(rng, n, size, bounds, cfg, given):
         start, stop = bounds
         end = stop["go1"]
-        modality = _broadcast(rng.choice([1, 2], size=size), n)
-        theta = rng.uniform(0.0, 2 * np.pi, size=n)
-        strength = _modality_strength(modality)
+        modality = _given_or(given, "stim1_modality",
+                             lambda: _broadcast(rng.choice([1, 2], size=size), n))
+        theta = _given_or(given, "stim1_angle", lambda: rng.uniform(0.0, 2 * np.pi, size=n))
+        strength = _given_or(given, "stim1_strength", lambda: _modality_strength(modality))
         if stimulus == "to_end":
             on = (start["stim1"], end)
         elif stimulus == "react":
@@ -273,7 +322,9 @@ def _dm_family(variant, delayed):
     stim1 and stim2 are shown one after the other, else together in stim1.
     """
 
-    def build(rng, n, size, bounds, cfg):
+    def build(rng, n, size, bounds, cfg, given):
+        if given:
+            return _dm_given(variant, delayed, n, bounds, cfg, given)
         start, stop = bounds
         base = DELAY_DM_COHERENCES if delayed else DM_COHERENCES
         factor = (EASY_FACTOR_DELAY_DM if delayed else EASY_FACTOR_DM) if cfg.easy_task else 1.0
@@ -308,19 +359,8 @@ def _dm_family(variant, delayed):
             modality = np.zeros(n, dtype=np.int64)
             stronger_first = s1 > s2
 
-        input1 = _ring_input(theta1, strength1, cfg.n_eachring)
-        input2 = _ring_input(theta2, strength2, cfg.n_eachring)
-        if delayed:
-            stimuli = [(start["stim1"], stop["stim1"], input1),
-                       (start["stim2"], stop["stim2"], input2)]
-        else:
-            stimuli = [(start["stim1"], stop["stim1"], input1 + input2)]
-        target = np.where(stronger_first, theta1, theta2)
-        meta = _common_meta(n, stim1_angle=theta1, stim2_angle=theta2,
-                            stim1_strength=strength1, stim2_strength=strength2,
-                            stim1_modality=modality, stim2_modality=modality.copy(),
-                            coherence=coh)
-        return _Trials(stimuli, start["go1"], target, meta)
+        return _dm_trials(delayed, bounds, cfg, theta1, theta2, strength1, strength2,
+                          modality, coh, stronger_first)
 
     return build
 
@@ -333,12 +373,21 @@ def _match_family(category, go_on_match):
     trials keep fixating (``target_angle`` NaN).
     """
 
-    def build(rng, n, size, bounds, cfg):
+    def build(rng, n, size, bounds, cfg, given):
         start, stop = bounds
         end = stop["go1"]
-        mod1 = _broadcast(rng.choice([1, 2], size=size), n)
-        mod2 = _broadcast(rng.choice([1, 2], size=size), n)
-        if category:
+        mod1 = _given_or(given, "stim1_modality",
+                         lambda: _broadcast(rng.choice([1, 2], size=size), n))
+        mod2 = _given_or(given, "stim2_modality",
+                         lambda: _broadcast(rng.choice([1, 2], size=size), n))
+        if given:
+            theta1, theta2 = given["stim1_angle"], given["stim2_angle"]
+            if category:
+                match = (theta1 < np.pi) == (theta2 < np.pi)
+            else:
+                # The code's psychometric rule: a match is within 5 degrees.
+                match = circular_distance(theta1, theta2) < np.pi / 36
+        elif category:
             grid = np.pi * np.arange(0.1, 2.0, 0.2)      # 0.1 pi, 0.3 pi, ..., 1.9 pi
             theta1 = rng.choice(grid, size=n)
             theta2 = rng.choice(grid, size=n)
@@ -444,6 +493,9 @@ def _check_config(task, params):
     else:
         sigma_x = check_nonnegative("noise", noise)
     tau = check_positive("tau", p["tau"])
+    alpha = dt / tau
+    if p["noise_alpha"] is not None:
+        alpha = check_positive("noise_alpha", p["noise_alpha"])
     if p["timing"] not in ("per_trial", "per_batch"):
         raise ValueError(f"timing must be 'per_trial' or 'per_batch'; got {p['timing']!r}")
     easy = p.get("easy_task", False)
@@ -457,7 +509,7 @@ def _check_config(task, params):
             # The response must outlast the grace period, or no step would be scored.
             minimum = grace + 1 if epoch == "go1" else 1
             fixed[epoch] = ms_to_steps(f"{epoch}_ms", ms, dt, minimum=minimum)
-    cfg = _Config(dt=dt, n_eachring=int(m), sigma=float(np.sqrt(2.0 * tau / dt) * sigma_x),
+    cfg = _Config(dt=dt, n_eachring=int(m), sigma=float(np.sqrt(2.0 / alpha) * sigma_x),
                   per_trial=p["timing"] == "per_trial", easy_task=bool(easy))
     return cfg, fixed
 
@@ -491,9 +543,8 @@ def _normal_into(out, rng, scale, scratch):
         rng.random(out=phase, dtype=np.float32)
         np.subtract(np.float32(1.0), radius, out=radius)      # (0, 1]: log is finite
         np.log(radius, out=radius)
-        radius *= np.float32(-2.0)
+        radius *= np.float32(-2.0 * scale * scale)              # scale sqrt(-2 log u)
         np.sqrt(radius, out=radius)
-        radius *= np.float32(scale)
         phase *= np.float32(2 * np.pi)
         np.cos(phase, out=work)
         np.multiply(radius, work, out=out[lo:lo + k])
@@ -505,23 +556,45 @@ def _normal_into(out, rng, scale, scratch):
 def _fill_noise(X, end, rng, sigma):
     """Write N(0, sigma^2) noise into steps ``[0, end[i])`` of each trial ``i`` of ``X``.
 
-    Trials of equal length are filled by one draw (one draw per distinct length, at most T of
-    them): no normal is drawn for padding, padded steps are never written, and the only
-    temporaries are one buffer for the largest group and the Box-Muller scratch.
+    The steps of a trial are contiguous in ``X`` (C order), so the noise is drawn chunk by chunk
+    into a cache-sized scratch buffer and copied into each trial's segment: no normal is drawn
+    for padding, padded steps are never written (their pages stay unmapped zeros), and nothing
+    of the size of ``X`` is allocated. Hand-written because numpy has no "fill these segments"
+    primitive; the Python loop is over trials (a slice copy each), not over elements.
     """
-    d = X.shape[2]
-    lengths = np.unique(end)
-    groups = [np.flatnonzero(end == length) for length in lengths]
-    largest = max(rows.size * int(length) for rows, length in zip(groups, lengths)) * d
-    buffer = np.empty(largest, dtype=np.float32)
+    n, T, d = X.shape
+    flat = X.reshape(n, T * d)
+    seg = np.asarray(end, dtype=np.int64) * d
     scratch = np.empty((3, _NORMAL_CHUNK), dtype=np.float32)
-    for length, rows in zip(lengths, groups):
-        noise = buffer[:rows.size * int(length) * d]
-        _normal_into(noise, rng, sigma, scratch)
-        X[rows, :length] = noise.reshape(rows.size, int(length), d)
+    buffer = np.empty(2 * _NORMAL_CHUNK, dtype=np.float32)
+    row, offset = 0, 0
+    left = int(seg.sum())
+    while left > 0:
+        k = min(buffer.size, left)
+        _normal_into(buffer[:k], rng, sigma, scratch)
+        left -= k
+        pos = 0
+        while pos < k:
+            take = min(int(seg[row]) - offset, k - pos)
+            flat[row, offset:offset + take] = buffer[pos:pos + take]
+            pos += take
+            offset += take
+            if offset == seg[row]:
+                row, offset = row + 1, 0
 
 
-def generate_yang(name, n_samples, rng, **params):
+def _add_on_steps(arr, start, stop, values):
+    """``arr[i, start[i]:stop[i], ...] += values[i]`` for every trial ``i``, in place.
+
+    One broadcast add per trial on its own contiguous block of steps (hand-written: fancy
+    indexing would build (n_on_steps, channels) temporaries, larger than the data here).
+    """
+    values = np.asarray(values, dtype=arr.dtype)
+    for i in np.flatnonzero(stop > start):
+        arr[i, start[i]:stop[i]] += values[i]
+
+
+def generate_yang(name, n_samples, rng, *, given=None, **params):
     """Generate ``n_samples`` trials of the Yang et al. 2019 task ``name``.
 
     Parameters
@@ -537,7 +610,8 @@ def generate_yang(name, n_samples, rng, **params):
         Units per ring (input rings and the response ring), >= 3.
     noise : bool, float or None, default True
         ``sigma_x`` of the input noise: True = 0.01 (the paper), False or None = none, a float
-        >= 0 = that value. The per-step sd is ``sqrt(2 / alpha) sigma_x`` with ``alpha = dt / tau``.
+        >= 0 = that value. The per-step sd is ``sqrt(2 / alpha) sigma_x`` with ``alpha = dt / tau``
+        (or ``noise_alpha``).
     tau : float, default 100
         Network time constant (ms), only used to scale the noise.
     timing : {"per_trial", "per_batch"}, default "per_trial"
@@ -545,9 +619,19 @@ def generate_yang(name, n_samples, rng, **params):
         as the authors' code does (see the module docstring).
     easy_task : bool, default False
         Decision-making tasks only: multiply the coherences by 10 (dm) or 2 (delayed dm).
+    noise_alpha : float or None, default None
+        The ``alpha`` of the noise scale: None = ``dt / tau`` (this package), a float = that
+        value. Yang et al.'s code uses its network's ``alpha`` (0.2, :data:`YANG_ALPHA`) whatever
+        the ``dt`` of the task, so the two rules agree only at ``dt = 20`` ms (with ``tau =
+        100``); pass ``noise_alpha=0.2`` for the code's rule at another ``dt``.
     <epoch>_ms : float or None, default None
         Fix that epoch's duration (ms) for every trial; one per epoch of the task (``fix1_ms``,
         ``stim1_ms``, ``delay1_ms``, ``stim2_ms``, ``delay2_ms``, ``go1_ms``).
+    given : dict or None, default None
+        Per-trial stimulus values that replace the random draws (used by the test and
+        psychometric modes, see :mod:`kpflow_sk.datasets._yang_modes`): ``stim1_angle``,
+        ``stim2_angle`` (n,), ``stim1_strength``, ``stim2_strength`` (n, 2), ``stim1_modality``,
+        ``stim2_modality`` (n,), as in ``meta``.
 
     Returns
     -------
@@ -574,36 +658,32 @@ def generate_yang(name, n_samples, rng, **params):
         t0 = stop[epoch]
     end, resp_on = stop["go1"], start["go1"]
     T = int(end.max())
-    trials = task.build(rng, n, size, (start, stop), cfg)
+    trials = task.build(rng, n, size, (start, stop), cfg, given)
 
     t = np.arange(T)[None, :]
     valid = t < end[:, None]
     d_in, d_out = 1 + 2 * m + N_RULES, 1 + m
 
-    # Inputs: noise first (only on the steps of a trial), then the signals.
+    # Inputs: noise first (only on the steps of a trial), then the signals. Everything is
+    # written in float32 straight into X, and only on the steps a signal occupies, so padded
+    # steps are never touched (their pages stay unmapped zeros until read).
     X = np.zeros((n, T, d_in), dtype=np.float32)
     if cfg.sigma > 0:
         _fill_noise(X, end, rng, cfg.sigma)
-    # Signals are written by index on the steps they occupy, so that padded steps are never
-    # touched (their pages stay unmapped zeros until read).
-    rows, steps = np.nonzero(t < trials.fix_in_stop[:, None])
-    X[rows, steps, 0] += np.float32(1.0)
-    rows, steps = np.nonzero(valid)
-    X[rows, steps, 1 + 2 * m + RULES.index(name)] += np.float32(1.0)
+    one = np.float32(1.0)
+    np.add(X[:, :, 0], one, out=X[:, :, 0], where=t < trials.fix_in_stop[:, None])
+    rule = 1 + 2 * m + RULES.index(name)
+    np.add(X[:, :, rule], one, out=X[:, :, rule], where=valid)
     for on_start, on_stop, amplitude in trials.stimuli:
-        # Stimuli cover a fraction of the steps: index those rows instead of broadcasting
-        # over (n, T, 2 m).
-        rows, steps = np.nonzero((t >= on_start[:, None]) & (t < on_stop[:, None]))
-        X[rows, steps, 1:1 + 2 * m] += amplitude.astype(np.float32)[rows]
+        _add_on_steps(X[:, :, 1:1 + 2 * m], on_start, on_stop, amplitude)
 
     # Targets.
     go = ~np.isnan(trials.target_angle)
     y = np.full((n, T, d_out), TARGET_BASELINE, dtype=np.float32)
     fix_out_stop = np.where(go, resp_on, end)
-    y[:, :, 0] += np.float32(TARGET_FIXATION - TARGET_BASELINE) * (t < fix_out_stop[:, None])
-    rows, steps = np.nonzero(go[:, None] & (t >= resp_on[:, None]) & valid)
+    y[:, :, 0][t < fix_out_stop[:, None]] = TARGET_FIXATION
     bump = BUMP_AMPLITUDE * _bump(np.where(go, trials.target_angle, 0.0), m)
-    y[rows, steps, 1:] += bump.astype(np.float32)[rows]
+    _add_on_steps(y[:, :, 1:], np.where(go, resp_on, end), end, bump)
 
     # Cost mask: skip the first 100 ms and a 100 ms grace period after response onset.
     skip = int(np.floor(MASK_SKIP_MS / cfg.dt + 1e-9))
@@ -624,8 +704,11 @@ def generate_yang(name, n_samples, rng, **params):
         "mask": mask,
         "periods": periods,
         "meta": meta,
-        # Outside a trial (padding) inputs are exactly zero and nothing is scored.
-        "rest": {"X": np.zeros(d_in), "y": rest_y, "mask": 0.0, "noise": 0.0},
+        # Outside a trial (padding) inputs are exactly zero and nothing is scored; within a
+        # trial every input channel (rule units included) carries noise of sd sigma.
+        "rest": {"X": np.zeros(d_in), "y": rest_y, "mask": 0.0, "noise": 0.0,
+                 "input_noise": cfg.sigma},
+        "lengths": end,
     }
 
 
