@@ -11,8 +11,11 @@ Conventions every task follows
 - The optional key ``"rest"`` of a generator's dict describes the family's resting state, used by
   :func:`~kpflow_sk.datasets.make_multitask` to fill a prepended context period: ``{"X": (d_in,),
   "y": (d_out,), "mask": float, "noise": float}`` (input, target, mask value and input noise sd
-  while no trial is running). Without it the composer uses zero input, the trial's first target,
-  mask 0 and no noise.
+  while no trial is running; optionally ``"input_noise"``, the sd of the noise the task adds to
+  its inputs during a trial, given to the composer's rule channels, default ``"noise"``).
+  Without it the composer uses zero input, the trial's first target, mask 0 and no noise.
+- The optional key ``"lengths"`` (n,) holds each trial's own number of steps when trials are
+  padded to a common length (default: all ``T``).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ __all__ = [
     "check_nonnegative",
     "check_positive",
     "all_finite",
+    "normal_into",
     "ms_to_steps",
     "circular_distance",
     "period_mask",
@@ -193,6 +197,40 @@ def evenly_spaced_or_uniform(n_samples, rng, evenly):
     return rng.uniform(0.0, 2 * np.pi, size=n_samples)
 
 
+#: Box-Muller pairs drawn per chunk (three float32 scratch rows of 1 MiB).
+NORMAL_CHUNK = 1 << 18
+
+
+def normal_into(out, rng, scale, scratch=None):
+    """Fill the flat float32 array ``out`` with N(0, scale^2) samples (Box-Muller transform).
+
+    Exact Gaussian up to float32 rounding (uniforms on a 2**-24 grid, so ``|z| <= 5.8 scale``).
+    Numpy's float32 ziggurat costs about 3x more per sample on our CPUs, and drawing the input
+    noise dominates the cost of a data set. Works in chunks through the preallocated
+    ``scratch`` (3, chunk) so that nothing is allocated per chunk (allocated here when None).
+    """
+    if scratch is None:
+        scratch = np.empty((3, NORMAL_CHUNK), dtype=np.float32)
+    size = out.size
+    half = (size + 1) // 2
+    chunk = scratch.shape[1]
+    for lo in range(0, half, chunk):
+        k = min(chunk, half - lo)
+        radius, phase, work = scratch[0, :k], scratch[1, :k], scratch[2, :k]
+        rng.random(out=radius, dtype=np.float32)
+        rng.random(out=phase, dtype=np.float32)
+        np.subtract(np.float32(1.0), radius, out=radius)      # (0, 1]: log is finite
+        np.log(radius, out=radius)
+        radius *= np.float32(-2.0 * scale * scale)              # scale sqrt(-2 log u)
+        np.sqrt(radius, out=radius)
+        phase *= np.float32(2 * np.pi)
+        np.cos(phase, out=work)
+        np.multiply(radius, work, out=out[lo:lo + k])
+        np.sin(phase, out=work)
+        n_sin = min(k, size - half - lo)                       # one short when size is odd
+        np.multiply(radius[:n_sin], work[:n_sin], out=out[half + lo:half + lo + n_sin])
+
+
 def all_finite(arr):
     """Whether every entry of ``arr`` is finite (a sum first: NaN and inf propagate into it)."""
     with np.errstate(over="ignore", invalid="ignore"):
@@ -241,7 +279,11 @@ def validate_generated(name, out, n_samples):
         if value.ndim == 0 or value.shape[0] != n:
             raise RuntimeError(f"task {name!r}: meta[{key!r}] must have length {n}")
         meta[key] = value
-    cleaned = {"X": X, "y": y, "mask": mask, "periods": periods, "meta": meta}
+    lengths = np.asarray(out.get("lengths", np.full(n, T)), dtype=np.int64)
+    if lengths.shape != (n,) or np.any(lengths < 1) or np.any(lengths > T):
+        raise RuntimeError(f"task {name!r}: lengths must be (n,) steps in [1, {T}]")
+    cleaned = {"X": X, "y": y, "mask": mask, "periods": periods, "meta": meta,
+               "lengths": lengths}
     if "rest" in out:
         cleaned["rest"] = out["rest"]
     return cleaned

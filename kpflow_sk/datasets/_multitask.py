@@ -11,7 +11,17 @@ Layout of a multi-task Bunch
   encoding); the rule channel is 1 only there, and the family's resting input / target / mask
   (``"rest"`` of the generator's dict, see ``_base``) fill the task channels, with the family's
   input noise. ``rule_inputs=None``: no rule channels.
-  Rule channels get the task's resting input noise on every step of the trial.
+- ``rule_layout="compact"``: one rule channel per task in ``names``, in that order.
+  ``rule_layout="global"``: a family with a fixed rule set (Yang et al.'s 20 tasks) keeps its
+  whole block of rule channels in the family's own order, so ``["fdgo", "dmcnogo"]`` uses
+  channels 65 and 84 of an 85-input layout, as :func:`make_task` and the 20-task mix do, and a
+  model trained on a subset can be evaluated on the full layout. Tasks without a rule set get
+  one channel each, as in the compact layout.
+- Rule channels carry, on every step of the trial (and not on padding), Gaussian noise of the
+  sd the task adds to its other inputs (``rest["input_noise"]``; Yang et al. add input noise
+  to every input unit, rule units included), and the family's resting noise in a context
+  period. The rule input is 0 on the padded steps after a trial ends (also inside a task
+  whose own trials have different lengths, see ``lengths`` in ``_base``).
 - Trials shorter than the longest are zero-padded at the end with mask 0 (X and y are 0 there).
 - ``periods`` holds the union of period names, shifted into the composed time axis; a trial
   without a period has ``[-1, -1]``. With ``"context"`` a ``"context"`` period is added.
@@ -27,19 +37,22 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ._base import (
+    NORMAL_CHUNK,
     all_finite,
     check_generator,
     check_n_samples,
     check_params,
     check_steps,
     get_task,
+    normal_into,
     validate_generated,
 )
 
-__all__ = ["make_multitask", "RULE_INPUTS"]
+__all__ = ["make_multitask", "RULE_INPUTS", "RULE_LAYOUTS"]
 
-#: Valid values of ``rule_inputs``.
+#: Valid values of ``rule_inputs`` and ``rule_layout``.
 RULE_INPUTS = ("onehot", "context", None)
+RULE_LAYOUTS = ("compact", "global")
 
 
 def _check_names(names):
@@ -84,12 +97,52 @@ def _balanced_counts(n_samples, k):
 
 
 def _rest(out, d_in, d_out):
-    """Resting input, target, mask value and noise sd of a generated task (see ``_base``)."""
+    """Resting input, target, mask value, resting noise sd and in-trial input noise sd of a
+    generated task (see ``_base``)."""
     rest = out.get("rest")
     if rest is None:
-        return np.zeros(d_in), None, 0.0, 0.0
+        return np.zeros(d_in), None, 0.0, 0.0, 0.0
+    noise = float(rest.get("noise", 0.0))
     return (np.asarray(rest["X"], dtype=float)[:d_in], np.asarray(rest["y"], dtype=float),
-            float(rest.get("mask", 0.0)), float(rest.get("noise", 0.0)))
+            float(rest.get("mask", 0.0)), noise, float(rest.get("input_noise", noise)))
+
+
+def _rule_channels(specs, rule_inputs, rule_layout):
+    """Rule channel of each task (offsets after the family blocks) and their count."""
+    if rule_inputs is None:
+        return [None] * len(specs), 0
+    channels, blocks, n_rules = [], {}, 0
+    for spec in specs:
+        if rule_layout == "global" and spec.rule_index is not None and spec.n_rule_inputs:
+            if spec.family not in blocks:
+                blocks[spec.family] = n_rules
+                n_rules += spec.n_rule_inputs
+            channels.append(blocks[spec.family] + spec.rule_index)
+        else:
+            channels.append(n_rules)
+            n_rules += 1
+    return channels, n_rules
+
+
+def _rule_block(count, t1, n_rules, offset, lengths, rule, rule_inputs, rest_noise, trial_noise,
+                rng):
+    """Rule inputs of one task's trials, (count, t1, n_rules) float32.
+
+    The task's channel is 1 on the trial's own steps (``"onehot"``) or on the context steps;
+    every rule channel carries noise of sd ``rest_noise`` on context steps and ``trial_noise``
+    on the trial's steps; padded steps are 0.
+    """
+    block = np.zeros((count, t1, n_rules), dtype=np.float32)
+    t = np.arange(t1)[None, :]
+    inside = t < offset + lengths[:, None]                        # context + trial steps
+    if rest_noise > 0 or trial_noise > 0:
+        normal_into(block.reshape(-1), rng, 1.0, np.empty((3, NORMAL_CHUNK), np.float32))
+        sd = np.where(t < offset, np.float32(rest_noise), np.float32(trial_noise))
+        block *= np.where(inside, sd, np.float32(0.0))[:, :, None].astype(np.float32)
+    on = (inside & (t >= offset)) if rule_inputs == "onehot" else np.broadcast_to(t < offset,
+                                                                                  inside.shape)
+    block[:, :, rule] += on
+    return block
 
 
 def _merge_meta(parts, rows, n):
@@ -119,8 +172,8 @@ def _merge_meta(parts, rows, n):
     return merged
 
 
-def make_multitask(names, n_samples, *, rule_inputs="onehot", context_steps=30, shuffle=True,
-                   random_state=None, **params):
+def make_multitask(names, n_samples, *, rule_inputs="onehot", rule_layout="compact",
+                   context_steps=30, shuffle=True, random_state=None, **params):
     """Compose several registered tasks into one Bunch with rule inputs.
 
     Parameters
@@ -134,6 +187,10 @@ def make_multitask(names, n_samples, *, rule_inputs="onehot", context_steps=30, 
     rule_inputs : {"onehot", "context", None}, default="onehot"
         How the task identity is given (see the module docstring). ``"context"`` with the four
         KPFlow tasks is the KPFlow paper's multi-task encoding (T = 120, 7 inputs, 3 outputs).
+    rule_layout : {"compact", "global"}, default="compact"
+        One rule channel per task of ``names`` (compact), or each family's own fixed rule
+        layout where it has one (global: Yang et al.'s 20 rule units, so that a subset keeps
+        the channels of the 20-task layout). See the module docstring.
     context_steps : int, default=30
         Length of the prepended context period (``rule_inputs="context"`` only).
     shuffle : bool, default=True
@@ -174,6 +231,9 @@ def make_multitask(names, n_samples, *, rule_inputs="onehot", context_steps=30, 
     n_samples = check_n_samples(n_samples)
     if rule_inputs not in RULE_INPUTS:
         raise ValueError(f"rule_inputs must be one of {list(RULE_INPUTS)}; got {rule_inputs!r}")
+    if rule_layout not in RULE_LAYOUTS:
+        raise ValueError(f"rule_layout must be one of {list(RULE_LAYOUTS)}; got "
+                         f"{rule_layout!r}")
     k = len(names)
     if n_samples < k:
         raise ValueError(f"n_samples={n_samples} is smaller than the number of tasks ({k}); "
@@ -216,8 +276,13 @@ def make_multitask(names, n_samples, *, rule_inputs="onehot", context_steps=30, 
         out_blocks[spec.family] = (d_out_total, d_out_total + d_out)
         d_in_total += d_in
         d_out_total += d_out
-    n_rules = k if rule_inputs is not None else 0
+    rule_of, n_rules = _rule_channels(specs, rule_inputs, rule_layout)
     T_total = offset + max(out["X"].shape[1] for out in outs)
+
+    # Rows are written straight to their shuffled positions (one copy of each task's arrays).
+    order = rng.permutation(n_samples) if shuffle else np.arange(n_samples)
+    position = np.empty(n_samples, dtype=np.int64)
+    position[order] = np.arange(n_samples)
 
     X = np.zeros((n_samples, T_total, d_in_total + n_rules), dtype=np.float32)
     y = np.zeros((n_samples, T_total, d_out_total), dtype=np.float32)
@@ -229,8 +294,9 @@ def make_multitask(names, n_samples, *, rule_inputs="onehot", context_steps=30, 
     starts = np.concatenate([[0], np.cumsum(counts)])
 
     for i, (spec, out, child) in enumerate(zip(specs, outs, children)):
-        r = slice(int(starts[i]), int(starts[i + 1]))
-        rows.append(np.arange(r.start, r.stop))
+        grouped = np.arange(int(starts[i]), int(starts[i + 1]))
+        r = position[grouped]
+        rows.append(r)
         count, T_k, d_in = out["X"].shape
         a, b = in_blocks[spec.family]
         c, d = out_blocks[spec.family]
@@ -238,35 +304,30 @@ def make_multitask(names, n_samples, *, rule_inputs="onehot", context_steps=30, 
         X[r, offset:t1, a:b] = out["X"]
         y[r, offset:t1, c:d] = out["y"]
         mask[r, offset:t1] = out["mask"]
-        rest_x, rest_y, rest_mask, noise = _rest(out, d_in, d - c)
+        rest_x, rest_y, rest_mask, noise, trial_noise = _rest(out, d_in, d - c)
         if offset:
-            X[r, :offset, a:b] = rest_x
+            ctx = np.broadcast_to(rest_x.astype(np.float32), (count, offset, b - a)).copy()
+            if noise > 0:
+                ctx += noise * child.standard_normal((count, offset, b - a))
+            X[r, :offset, a:b] = ctx
             y[r, :offset, c:d] = out["y"][:, :1] if rest_y is None else rest_y
             mask[r, :offset] = rest_mask
-            if noise > 0:
-                X[r, :offset, a:b] += noise * child.standard_normal((count, offset, b - a))
             periods["context"][r] = (0, offset)
         rule = None
         if n_rules:
-            rule = d_in_total + i
-            if rule_inputs == "onehot":
-                X[r, :t1, rule] = 1.0
-            else:
-                X[r, :offset, rule] = 1.0
-            if noise > 0:
-                X[r, :t1, d_in_total:] += noise * child.standard_normal((count, t1, n_rules))
+            rule = d_in_total + rule_of[i]
+            X[r, :t1, d_in_total:] = _rule_block(count, t1, n_rules, offset, out["lengths"],
+                                                 rule_of[i], rule_inputs, noise, trial_noise,
+                                                 child)
         for p, value in out["periods"].items():
             periods[p][r] = value + offset
         layout[spec.name] = {"input": (a, b), "output": (c, d), "steps": (offset, t1),
                              "rule": rule, "meta": sorted(out["meta"])}
 
     meta = _merge_meta([out["meta"] for out in outs], rows, n_samples)
-    task_ids = np.repeat(np.arange(k, dtype=np.int64), counts)
-    if shuffle:
-        order = rng.permutation(n_samples)
-        X, y, mask, task_ids = X[order], y[order], mask[order], task_ids[order]
-        periods = {p: v[order] for p, v in periods.items()}
-        meta = {key: v[order] for key, v in meta.items()}
+    task_ids = np.empty(n_samples, dtype=np.int64)
+    for i, r in enumerate(rows):
+        task_ids[r] = i
     for key, arr in (("X", X), ("y", y)):
         if not all_finite(arr):
             raise ValueError(f"composed {key} has non-finite values")

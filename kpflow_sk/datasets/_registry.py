@@ -30,6 +30,9 @@ class TaskSpec:
     n_rule_inputs : int
         Number of trailing input channels of ``X`` that are rule (task-identity) inputs; the
         multi-task composer strips them and adds its own.
+    rule_index : int or None
+        Which of those ``n_rule_inputs`` channels is this task's own (Yang et al.'s global rule
+        layout, kept by ``make_multitask(..., rule_layout="global")``); None if it has none.
     description, source : str
         One line on the task and the paper it comes from.
     defaults : dict
@@ -41,6 +44,7 @@ class TaskSpec:
     generate: Callable
     score: Callable
     n_rule_inputs: int = 0
+    rule_index: int | None = None
     description: str = ""
     source: str = ""
     defaults: dict = field(default_factory=dict)

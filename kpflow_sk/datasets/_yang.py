@@ -60,6 +60,7 @@ from typing import Callable
 
 import numpy as np
 
+from ._base import NORMAL_CHUNK as _NORMAL_CHUNK
 from ._base import (
     check_n_samples,
     check_nonnegative,
@@ -67,6 +68,7 @@ from ._base import (
     circular_distance,
     ms_to_steps,
 )
+from ._base import normal_into as _normal_into
 from ._registry import TaskSpec, register_task
 
 __all__ = ["RULES", "generate_yang", "score_yang"]
@@ -101,8 +103,6 @@ SIGMA_X = 0.01
 TAU_MS = 100.0
 #: The largest dt (ms) at which every drawn epoch still lasts at least one step.
 MAX_DT = 100.0
-#: Box-Muller pairs drawn per chunk (three float32 scratch rows of 1 MiB).
-_NORMAL_CHUNK = 1 << 18
 
 DM_COHERENCES = (0.01, 0.02, 0.04, 0.08)
 DELAY_DM_COHERENCES = (0.08, 0.16, 0.32)
@@ -525,34 +525,6 @@ def _draw_steps(dist, rng, size, dt):
     return np.floor(np.asarray(ms) / dt + 1e-9).astype(np.int64)
 
 
-def _normal_into(out, rng, scale, scratch):
-    """Fill the flat float32 array ``out`` with N(0, scale^2) samples (Box-Muller transform).
-
-    Exact Gaussian up to float32 rounding (uniforms on a 2**-24 grid, so ``|z| <= 5.8 scale``).
-    Numpy's float32 ziggurat costs about 3x more per sample on our CPUs, and drawing the input
-    noise dominates the cost of a data set. Works in chunks through the preallocated
-    ``scratch`` (3, chunk) so that nothing is allocated per chunk.
-    """
-    size = out.size
-    half = (size + 1) // 2
-    chunk = scratch.shape[1]
-    for lo in range(0, half, chunk):
-        k = min(chunk, half - lo)
-        radius, phase, work = scratch[0, :k], scratch[1, :k], scratch[2, :k]
-        rng.random(out=radius, dtype=np.float32)
-        rng.random(out=phase, dtype=np.float32)
-        np.subtract(np.float32(1.0), radius, out=radius)      # (0, 1]: log is finite
-        np.log(radius, out=radius)
-        radius *= np.float32(-2.0 * scale * scale)              # scale sqrt(-2 log u)
-        np.sqrt(radius, out=radius)
-        phase *= np.float32(2 * np.pi)
-        np.cos(phase, out=work)
-        np.multiply(radius, work, out=out[lo:lo + k])
-        np.sin(phase, out=work)
-        n_sin = min(k, size - half - lo)                       # one short when size is odd
-        np.multiply(radius[:n_sin], work[:n_sin], out=out[half + lo:half + lo + n_sin])
-
-
 def _fill_noise(X, end, rng, sigma):
     """Write N(0, sigma^2) noise into steps ``[0, end[i])`` of each trial ``i`` of ``X``.
 
@@ -780,6 +752,7 @@ for _task in _SPECS:
         generate=_make_generator(_task.name),
         score=score_yang,
         n_rule_inputs=N_RULES,
+        rule_index=RULES.index(_task.name),
         description=_task.description,
         source=SOURCE,
         defaults=_defaults(_task),

@@ -204,3 +204,93 @@ def test_all_registered_tasks_compose():
     assert np.all(np.isfinite(b.X)) and np.all(np.isfinite(b.y))
     for name in names:
         assert score_task(name, b.y, b) == 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Rule channels of Yang et al.'s tasks: noise, padding, global layout
+
+YANG_RULE0 = 65          # first rule unit of Yang's 85-input layout
+
+
+def _trial_end(b, name):
+    """Each trial's own last step + 1 (in composed time) for the trials of ``name``."""
+    rows = b.task_ids == b.task_names.index(name)
+    return rows, b.periods["go1"][rows, 1]
+
+
+def test_rule_channels_get_the_input_noise_of_the_other_inputs():
+    names = ["fdgo", "delaydm1"]
+    b = make_multitask(names, 600, random_state=0)
+    sigma = np.sqrt(2 / 0.2) * 0.01          # Yang: sqrt(2 / alpha) sigma_x on every input
+    for name in names:
+        rows, end = _trial_end(b, name)
+        X, fix1 = b.X[rows], b.periods["fix1"][rows]
+        t = np.arange(b.X.shape[1])[None, :]
+        valid = t < end[:, None]
+        rules = X[:, :, YANG_RULE0:].copy()
+        rules[:, :, names.index(name)] -= 1.0          # the tonic rule input
+        rule_noise = rules[valid]                      # (steps, 2)
+        # Ring inputs carry only noise during the fixation epoch (no stimulus yet).
+        quiet = (t >= fix1[:, :1]) & (t < fix1[:, 1:])
+        ring_noise = X[:, :, 1:65][quiet]
+        assert rule_noise.size > 10_000 and ring_noise.size > 10_000
+        np.testing.assert_allclose(rule_noise.std(axis=0), sigma, rtol=0.03)
+        np.testing.assert_allclose(rule_noise.std(), ring_noise.std(), rtol=0.03)
+        assert abs(rule_noise.mean()) < 3 * sigma / np.sqrt(rule_noise.size / 2) * 2
+    clean = make_multitask(names, 40, random_state=0, noise=False)
+    for name in names:
+        rows, end = _trial_end(clean, name)
+        valid = np.arange(clean.X.shape[1])[None, :] < end[:, None]
+        k = names.index(name)
+        np.testing.assert_array_equal(clean.X[rows][:, :, YANG_RULE0 + k][valid], 1.0)
+        np.testing.assert_array_equal(clean.X[rows][:, :, YANG_RULE0 + 1 - k][valid], 0.0)
+
+
+@pytest.mark.parametrize("rule_layout", ["compact", "global"])
+def test_rule_input_is_zero_on_padded_steps(rule_layout):
+    b = make_multitask(["delaydm1"], 20, random_state=0, rule_layout=rule_layout)
+    rows, end = _trial_end(b, "delaydm1")
+    T = b.X.shape[1]
+    padded = np.arange(T)[None, :] >= end[:, None]
+    assert padded.sum() > 100                      # per-trial timings: trials differ in length
+    np.testing.assert_array_equal(b.X[padded], 0.0)          # every channel, rules included
+    np.testing.assert_array_equal(b.mask[padded], 0.0)
+    rule = b.layout["delaydm1"]["rule"]
+    assert np.all(np.abs(b.X[~padded][:, rule] - 1.0) < 0.3)  # on (with noise) inside trials
+
+
+def test_global_rule_layout_keeps_yang_channels():
+    from kpflow_sk.datasets._yang import RULES
+
+    sub = make_multitask(["fdgo", "dmcnogo"], 8, random_state=0, noise=False,
+                         rule_layout="global")
+    full = make_task("fdgo", 2, random_state=0)
+    assert sub.X.shape[2] == full.X.shape[2] == 85
+    assert sub.layout["fdgo"]["rule"] == 65 and sub.layout["dmcnogo"]["rule"] == 84
+    for name, channel in (("fdgo", 65), ("dmcnogo", 84)):
+        rows, end = _trial_end(sub, name)
+        valid = np.arange(sub.X.shape[1])[None, :] < end[:, None]
+        np.testing.assert_array_equal(sub.X[rows][:, :, channel][valid], 1.0)
+        others = np.delete(sub.X[rows][:, :, 65:], channel - 65, axis=2)
+        np.testing.assert_array_equal(others, 0.0)
+    compact = make_multitask(["fdgo", "dmcnogo"], 8, random_state=0, noise=False)
+    assert compact.X.shape[2] == 67 and compact.layout["dmcnogo"]["rule"] == 66
+    # All 20 tasks: the global and the compact layouts coincide with make_task's.
+    allg = make_multitask(list(RULES), 40, random_state=0, rule_layout="global")
+    allc = make_multitask(list(RULES), 40, random_state=0)
+    for name in RULES:
+        assert allg.layout[name]["rule"] == allc.layout[name]["rule"] == 65 + RULES.index(name)
+    # A model fitted on the subset reads the same channels in the 20-task set.
+    assert sub.layout["dmcnogo"]["input"] == allg.layout["dmcnogo"]["input"] == (0, 65)
+
+
+def test_global_rule_layout_with_other_families():
+    b = make_multitask(["memory_pro", "fdgo", "dmcnogo"], 6, random_state=0, noise=0.0,
+                       rule_layout="global")
+    # Blocks: kpflow (0, 3), yang19 (3, 68); rules: memory_pro 68, Yang's 20 units 69..88.
+    assert b.X.shape[2] == 68 + 1 + 20
+    assert [b.layout[n]["rule"] for n in ("memory_pro", "fdgo", "dmcnogo")] == [68, 69, 88]
+    for name in ("memory_pro", "fdgo", "dmcnogo"):
+        assert score_task(name, b.y, b) == 1.0
+    with pytest.raises(ValueError, match="rule_layout must be one of"):
+        make_multitask(["fdgo"], 2, rule_layout="yang")
