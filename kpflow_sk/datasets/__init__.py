@@ -17,12 +17,16 @@ from ._neurogym import from_neurogym
 from ._plot import plot_trial
 from ._registry import TASKS, TaskSpec, register_task
 from ._scoring import score_task, select_task
+from ._yang_modes import make_psychometric, make_test_batch, psychometric_grid
 
 __all__ = [
     "list_tasks",
     "get_task",
     "make_task",
     "make_multitask",
+    "make_test_batch",
+    "make_psychometric",
+    "psychometric_grid",
     "score_task",
     "select_task",
     "load_frozen",
