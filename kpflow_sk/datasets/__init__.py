@@ -11,6 +11,7 @@ them all. See ``datasets/*.md`` for one card per task family.
 
 from . import _context, _flipflop, _kpflow, _rsg, _sine, _yang  # noqa: F401  (register tasks)
 from ._base import circular_distance, get_task, list_tasks, make_task
+from ._chance import chance_level, chance_output, task_info
 from ._frozen import FROZEN, load_frozen, write_frozen
 from ._multitask import make_multitask
 from ._neurogym import from_neurogym
@@ -22,6 +23,9 @@ from ._yang_modes import make_psychometric, make_test_batch, psychometric_grid
 __all__ = [
     "list_tasks",
     "get_task",
+    "task_info",
+    "chance_level",
+    "chance_output",
     "make_task",
     "make_multitask",
     "make_test_batch",
