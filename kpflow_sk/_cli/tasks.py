@@ -21,10 +21,11 @@ def _list(args, out):
 
 
 def _show(args, out):
-    from kpflow_sk.datasets import get_task, make_task
+    from kpflow_sk.datasets import get_task, make_task, task_info
 
     name = args.name
     spec = get_task(name)
+    info = task_info(name)
     b = make_task(name, 2, random_state=0)
     n, T, d_in = b.X.shape
     print(f"{spec.name}  ({spec.family} family)", file=out)
@@ -38,6 +39,12 @@ def _show(args, out):
         print(f"  periods (steps): {periods}", file=out)
     if spec.n_rule_inputs:
         print(f"  rule inputs: the last {spec.n_rule_inputs} input channel(s)", file=out)
+    if info["chance"] is not None:
+        print(f"  chance level: {info['chance']:.4g} ({info['chance_output']})", file=out)
+    for key, label in (("timing", "timing"), ("mask_convention", "loss mask"),
+                       ("noise", "input noise")):
+        if info[key]:
+            print(f"  {label}: {info[key]}", file=out)
     if spec.defaults:
         print("  parameters (defaults):", file=out)
         print(format_table([[k, v] for k, v in spec.defaults.items()],

@@ -29,6 +29,15 @@ def test_tasks_show(capsys):
     assert "memory_steps" in out
 
 
+def test_tasks_show_states_chance_timing_and_conventions(capsys):
+    assert main(["tasks", "show", "fdgo"]) == 0
+    out = capsys.readouterr().out
+    assert "chance level: 0.2 " in out
+    assert "timing: per_trial by default" in out and "timing='per_batch'" in out
+    assert "loss mask: squared" in out
+    assert "noise_alpha=0.2" in out
+
+
 def test_tasks_bad_arguments(capsys):
     assert main(["tasks", "show", "no_such_task"]) == 2
     err = capsys.readouterr().err
