@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 
 from kpflow_sk._cli.args import family_name, task_name
@@ -44,7 +46,8 @@ def _show(args, out):
     for key, label in (("timing", "timing"), ("mask_convention", "loss mask"),
                        ("noise", "input noise")):
         if info[key]:
-            print(f"  {label}: {info[key]}", file=out)
+            print(textwrap.fill(f"{label}: {info[key]}", width=96, initial_indent="  ",
+                                subsequent_indent="    "), file=out)
     if spec.defaults:
         print("  parameters (defaults):", file=out)
         print(format_table([[k, v] for k, v in spec.defaults.items()],
