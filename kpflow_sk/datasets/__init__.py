@@ -18,6 +18,7 @@ from ._neurogym import from_neurogym
 from ._plot import plot_trial
 from ._registry import TASKS, TaskSpec, register_task
 from ._scoring import score_task, select_task
+from ._weights import loss_mask
 from ._yang_modes import make_psychometric, make_test_batch, psychometric_grid
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "make_psychometric",
     "psychometric_grid",
     "score_task",
+    "loss_mask",
     "select_task",
     "load_frozen",
     "write_frozen",

@@ -26,12 +26,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from kpflow_sk.cells import CELLS, NONLINEARITIES, Cell, get_cell
 from kpflow_sk.cells._node import TABLEAUS
+from kpflow_sk.estimators._loss import MASK_CONVENTIONS, check_loss_mask, combine_weights
 from kpflow_sk.estimators._module import build_network
 from kpflow_sk.estimators._training import TrainingLoopMixin
 from kpflow_sk.estimators._validation import (
     check_features,
     check_finite_output,
-    check_mask,
     check_n_features,
     check_network,
     check_sample_weight,
@@ -130,6 +130,7 @@ class BaseRecurrentEstimator(TrainingLoopMixin, BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "warm_start": ["boolean"],
         "grad_clip": [Interval(Real, 0, None, closed="neither"), None],
+        "mask_convention": [StrOptions(set(MASK_CONVENTIONS))],
         "device": [str, torch.device],
         "dtype": [StrOptions(set(_DTYPES))],
         "random_state": ["random_state"],
@@ -165,6 +166,7 @@ class BaseRecurrentEstimator(TrainingLoopMixin, BaseEstimator):
         validation_fraction=0.1,
         warm_start=False,
         grad_clip=None,
+        mask_convention="linear",
         device="auto",
         dtype="float32",
         random_state=None,
@@ -196,6 +198,7 @@ class BaseRecurrentEstimator(TrainingLoopMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.warm_start = warm_start
         self.grad_clip = grad_clip
+        self.mask_convention = mask_convention
         self.device = device
         self.dtype = dtype
         self.random_state = random_state
@@ -365,7 +368,8 @@ class BaseRecurrentEstimator(TrainingLoopMixin, BaseEstimator):
                 f"y is {kinds[seq2seq]} but the estimator was fitted on {kinds[self._seq2seq]} "
                 "targets; refit from scratch (warm_start=False) to change the target layout")
         sw = check_sample_weight(sample_weight, n, np_dtype)
-        mask = check_mask(mask, n, T, np_dtype)
+        mask = check_loss_mask(mask, n, T, targets.shape[2] if targets.ndim == 3 else None,
+                               np_dtype)
         if mask is not None and not seq2seq:
             raise ValueError(
                 "mask weights the loss per step (n_samples, n_timesteps), so it needs "
@@ -378,17 +382,10 @@ class BaseRecurrentEstimator(TrainingLoopMixin, BaseEstimator):
                              "term; at least one entry needs a non-zero weight")
         return X3, targets, weight, task_ids, seq2seq
 
-    @staticmethod
-    def _combine_weights(sw, mask, seq2seq, T):
-        """Loss weights: (n,) for sequence-to-one, (n, T) = sample weight x mask for
-        sequence-to-sequence targets; None when both are None."""
-        if mask is None and sw is None:
-            return None
-        if not seq2seq:
-            return sw
-        if mask is None:
-            return np.ascontiguousarray(np.repeat(sw[:, None], T, axis=1))
-        return mask if sw is None else np.ascontiguousarray(sw[:, None] * mask)
+    def _combine_weights(self, sw, mask, seq2seq, T):
+        """Loss weights: (n,) for sequence-to-one, sample weight x mask (``mask_convention``
+        "linear") or x mask^2 ("squared") for sequence-to-sequence targets (see ``_loss``)."""
+        return combine_weights(sw, mask, seq2seq, T, getattr(self, "mask_convention", "linear"))
 
     def _check_X_predict(self, X):
         check_is_fitted(self)
@@ -417,8 +414,10 @@ class BaseRecurrentEstimator(TrainingLoopMixin, BaseEstimator):
             (stratified analysis batch, ``task_alignment_``), not by the loss.
         sample_weight : array-like of shape (n_samples,), default=None
             Per-trial loss weights.
-        mask : array-like of shape (n_samples, n_timesteps), default=None
-            Per-step loss weights (sequence-to-sequence targets only).
+        mask : array-like of shape (n_samples, n_timesteps) or (n_samples, n_timesteps,
+            n_outputs), default=None
+            Per-step (or, for the regressor, per-step-and-output) loss weights
+            (sequence-to-sequence targets only), applied as ``mask_convention`` says.
 
         Returns
         -------

@@ -12,6 +12,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array
 
 from kpflow_sk.estimators._base import BaseRecurrentEstimator
+from kpflow_sk.estimators._loss import reduce_loss
 from kpflow_sk.estimators._validation import check_mask, check_n_samples, check_sample_weight
 
 __all__ = ["RecurrentClassifier"]
@@ -114,9 +115,7 @@ class RecurrentClassifier(ClassifierMixin, TransformerMixin, BaseRecurrentEstima
         C = output.shape[-1]
         ce = torch.nn.functional.cross_entropy(output.reshape(-1, C), target.reshape(-1),
                                                reduction="none").reshape(target.shape)
-        if weight is None:
-            return ce.mean()
-        return (ce * weight).sum() / weight.sum().clamp_min(torch.finfo(ce.dtype).tiny)
+        return reduce_loss(ce, weight, getattr(self, "mask_convention", "linear"))
 
     def partial_fit(self, X, y, *, classes=None, task_ids=None, sample_weight=None, mask=None):
         """One epoch of training, continuing from the current weights.

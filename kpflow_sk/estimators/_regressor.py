@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 from sklearn.base import RegressorMixin, TransformerMixin
 from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_array
 
 from kpflow_sk.estimators._base import BaseRecurrentEstimator
+from kpflow_sk.estimators._loss import check_loss_mask, reduce_loss
 from kpflow_sk.estimators._validation import (
     check_fits_dtype,
-    check_mask,
     check_n_samples,
     check_sample_weight,
 )
@@ -75,6 +74,10 @@ class RecurrentRegressor(RegressorMixin, TransformerMixin, BaseRecurrentEstimato
         Continue from the previous fit's weights and optimizer state.
     grad_clip : float or None, default=None
         Clip the global gradient norm to this value.
+    mask_convention : {"linear", "squared"}, default="linear"
+        How ``mask`` weights the loss: the weighted mean of the squared errors ("linear"), or
+        the mask multiplies the error before squaring, ``mean((m (y_hat - y))^2)``, as in Yang
+        et al. 2019 ("squared"). See :mod:`kpflow_sk.estimators._loss`.
     device : {"auto", "cpu", "cuda", "cuda:N"} or torch.device, default="auto"
         "auto" uses CUDA when available.
     dtype : {"float32", "float64"}, default="float32"
@@ -202,16 +205,15 @@ class RecurrentRegressor(RegressorMixin, TransformerMixin, BaseRecurrentEstimato
         return np.require(target, dtype=self._numpy_dtype(), requirements=["C", "W"]), seq2seq
 
     def get_loss(self, output, target, weight=None):
-        """Mean squared error, weighted by ``weight`` over samples (and steps).
+        """Mean squared error, weighted by ``weight`` over samples (and steps, and outputs).
 
-        ``sum_{b,t,o} w_bt (y_hat - y)^2 / (O sum_{b,t} w_bt)``; the plain mean when
-        ``weight`` is None.
+        ``sum w (y_hat - y)^2 / sum w`` (``w`` broadcast over the outputs; ``mask_convention=
+        "linear"``) or ``sum w (y_hat - y)^2 / numel`` ("squared", where ``w`` holds the
+        squared mask), see :mod:`kpflow_sk.estimators._loss`; the plain mean when ``weight`` is
+        None.
         """
-        se = (output - target) ** 2
-        if weight is None:
-            return se.mean()
-        total = (se.sum(-1) * weight).sum()
-        return total / (weight.sum() * se.shape[-1]).clamp_min(torch.finfo(se.dtype).tiny)
+        return reduce_loss((output - target) ** 2, weight,
+                           getattr(self, "mask_convention", "linear"))
 
     def predict(self, X):
         """Predict targets.
@@ -237,7 +239,8 @@ class RecurrentRegressor(RegressorMixin, TransformerMixin, BaseRecurrentEstimato
         y_pred = self._forward_numpy(X3, "output")
         if self._seq2seq:
             w = np.ones(target.shape[:2]) if weight is None else weight
-            w = np.broadcast_to(w[..., None], target.shape).ravel()
+            w = np.broadcast_to(w if w.ndim == target.ndim else w[..., None],
+                                target.shape).ravel()
             keep = w > 0
             return float(r2_score(target.ravel()[keep], y_pred.ravel()[keep],
                                   sample_weight=w[keep]))
@@ -256,7 +259,8 @@ class RecurrentRegressor(RegressorMixin, TransformerMixin, BaseRecurrentEstimato
         X : array-like of shape (n_samples, n_timesteps, n_features) or (n_samples, n_features)
         y : array-like
         sample_weight : array-like of shape (n_samples,), default=None
-        mask : array-like of shape (n_samples, n_timesteps), default=None
+        mask : array-like of shape (n_samples, n_timesteps) or (n_samples, n_timesteps,
+            n_outputs), default=None
 
         Returns
         -------
@@ -266,7 +270,8 @@ class RecurrentRegressor(RegressorMixin, TransformerMixin, BaseRecurrentEstimato
         target, seq2seq = self._validate_targets(y, X3, None, reset=False)
         n, T, _ = X3.shape
         sw = check_sample_weight(sample_weight, n, np.float64)
-        mask = check_mask(mask, n, T, np.float64)
+        mask = check_loss_mask(mask, n, T, target.shape[2] if target.ndim == 3 else None,
+                               np.float64)
         if mask is not None and not seq2seq:
             raise ValueError("mask needs sequence-to-sequence targets (3-D y)")
         if seq2seq != self._seq2seq:
