@@ -5,7 +5,25 @@ leaves its observations in ``env.ob`` (T, d_in) and ground truth in ``env.gt`` (
 labels for a discrete action space, (T, d_out) for a box), with ``env.dt`` (ms per step) and
 period boundaries in ``env.start_ind`` / ``env.end_ind`` (period name -> step). Environments
 come from ``neurogym.make(name, **kwargs)``. neurogym is imported only when a name is given, so
-any object with this interface works.
+any object with this interface works. A scheduling wrapper (neurogym's ``ScheduleEnvs``, used by
+the ``yang19.*`` collection to alternate modalities) keeps each trial in the environment it
+chose, ``top.env``; the adapter reads that one and seeds through the wrapper.
+
+Conventions of neurogym's environments where they differ from this package's tasks (checked
+by ``tests/datasets/test_neurogym.py`` on neurogym 2.3):
+
+- Targets are class labels (``meta["gt"]``; ``y`` is their one-hot code), 0 = fixate, with the
+  loss usually cross-entropy on every step; this package's tasks are regression targets.
+- ``ReadySetGo-v0``: dt 80 ms (ours 20); ``t_s`` U(800, 1500) ms (ours: the paper's 10 values,
+  529-1059 ms); the go target is a **single step**, label 1 at ``floor(g t_s / dt)`` steps into
+  the production period, fixate elsewhere (ours: 0, then 1 held from the go step to the end).
+- ``ContextDecisionMaking-v0``: dt 100 ms (ours 20); inputs = fixation + 2 modalities x 2-unit
+  ring (5) and **no context input** by default (the context is fixed per environment,
+  ``impl_context_modality``); 3 classes (fixate, choice 1, choice 2), the decision is one
+  100 ms step (ours: Dubreuil et al.'s 4 inputs with 2 context inputs, one +-1 output).
+- ``yang19.<task>-v0``: dt 100 ms (Yang: 20), 16 units per ring (Yang: 32), no rule inputs
+  (33 inputs for ``go``; ours 85), 1 + 16 classes (Yang: 33 sigmoid outputs with 0.05 / 0.8
+  levels), epochs of its own (``go``: fixation 500, stimulus 500, decision 500 ms).
 """
 
 from __future__ import annotations
@@ -84,16 +102,24 @@ def from_neurogym(env_or_name, n_samples, *, random_state=None, **env_kwargs):
     # neurogym wrappers register themselves as the environment's top-level trial builder.
     top = getattr(base, "_top", env)
     if random_state is not None:
-        _seed(base, int(check_generator(random_state).integers(np.iinfo(np.int32).max)))
+        # A scheduling wrapper (neurogym's yang19 collection: ScheduleEnvs over the two
+        # modalities) seeds all its environments and its schedule.
+        seeded = top if hasattr(top, "seed") and top is not base else base
+        _seed(seeded, int(check_generator(random_state).integers(np.iinfo(np.int32).max)))
 
     obs, gts, infos, starts, ends = [], [], [], [], []
     for _ in range(n_samples):
         trial = top.new_trial()
-        obs.append(np.asarray(base.ob, dtype=np.float32))
-        gts.append(np.asarray(base.gt))
-        infos.append(trial if isinstance(trial, dict) else {})
-        starts.append(dict(getattr(base, "start_ind", {})))
-        ends.append(dict(getattr(base, "end_ind", {})))
+        # The trial lives in the environment the top-level wrapper used for it (a scheduling
+        # wrapper switches ``top.env`` between trials), not always in ``env.unwrapped``.
+        current = getattr(top, "env", None) if top is not base else None
+        current = base if current is None else getattr(current, "unwrapped", current)
+        # Copies: neurogym may reuse its ob / gt buffers between trials.
+        obs.append(np.array(current.ob, dtype=np.float32, copy=True))
+        gts.append(np.array(current.gt, copy=True))
+        infos.append(dict(trial) if isinstance(trial, dict) else {})
+        starts.append(dict(getattr(current, "start_ind", {})))
+        ends.append(dict(getattr(current, "end_ind", {})))
 
     lengths = np.array([ob.shape[0] for ob in obs])
     T = int(lengths.max())

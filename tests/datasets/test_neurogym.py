@@ -54,13 +54,58 @@ def test_adapter_on_stand_in_env():
     np.testing.assert_array_equal(b.X, again.X)
 
 
+class FakeSchedule:
+    """Mimics neurogym's ScheduleEnvs: alternates two environments, registered as their top."""
+
+    def __init__(self):
+        self.envs = [FakeTrialEnv(), FakeTrialEnv()]
+        for i, env in enumerate(self.envs):
+            env.dt = 100 + i          # tell the two apart
+            env._top = self
+        self.unwrapped = self.envs[0]
+        self.env, self.k = self.envs[0], 0
+
+    def seed(self, seed=None):
+        for i, env in enumerate(self.envs):
+            env.seed(None if seed is None else seed + i)
+
+    def new_trial(self):
+        self.env = self.envs[self.k % 2]
+        self.k += 1
+        return self.env.new_trial()
+
+
+def test_adapter_reads_the_scheduled_environment():
+    # Regression: the trial data is in the environment the wrapper used (top.env), which
+    # alternates; reading env.unwrapped gave every other trial the previous one's arrays.
+    wrapper = FakeSchedule()
+    b = from_neurogym(wrapper, 10, random_state=0)
+    for i in range(10):
+        L = b.meta["n_steps"][i]
+        assert b.meta["gt"][i, L - 1] == b.meta["ground_truth"][i]
+    c = from_neurogym(FakeSchedule(), 10, random_state=0)
+    np.testing.assert_array_equal(b.X, c.X)           # the wrapper's seed() seeds both
+
+
 def test_bad_n_samples():
     with pytest.raises(ValueError, match="n_samples"):
         from_neurogym(FakeTrialEnv(), 0)
 
 
-def test_real_neurogym():
-    ngym = pytest.importorskip("neurogym")
+# ---------------------------------------------------------------------------------------------
+# The real package (in the dev extra): three environments and their conventions
+
+def _ngym():
+    return pytest.importorskip("neurogym")
+
+
+def _labels_of(b, i):
+    return b.meta["gt"][i, :b.meta["n_steps"][i]]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_real_perceptual_decision_making_is_reproducible():
+    ngym = _ngym()
     name = "PerceptualDecisionMaking-v0"
     b = from_neurogym(name, 8, random_state=0)
     env = ngym.make(name)
@@ -69,3 +114,63 @@ def test_real_neurogym():
     assert np.all(b.mask.sum(axis=1) == b.meta["n_steps"])
     again = from_neurogym(name, 8, random_state=0)
     np.testing.assert_array_equal(b.X, again.X)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_real_ready_set_go_one_step_go_target():
+    _ngym()
+    b = from_neurogym("ReadySetGo-v0", 16, random_state=0)
+    # neurogym: dt 80 ms (ours 20), inputs [fixation, ready, set], 2 classes (fixate, go).
+    assert np.all(b.meta["dt"] == 80.0)
+    assert b.X.shape[2] == 3 and b.y.shape[2] == 2
+    for i in range(16):
+        labels = _labels_of(b, i)
+        # The go target is ONE step (ours: 0 then 1 held to the end of the trial), at
+        # floor(g t_s / dt) steps into the production period (timed from its start).
+        go = np.flatnonzero(labels == 1)
+        assert go.size == 1
+        start = b.periods["production"][i, 0]
+        assert go[0] == start + int(b.meta["production"][i] / 80.0)
+        np.testing.assert_array_equal(b.y[i, go[0]], [0.0, 1.0])
+        # Fixation input on until production.
+        np.testing.assert_array_equal(b.X[i, :start, 0], 1.0)
+        np.testing.assert_array_equal(b.X[i, start:b.meta["n_steps"][i], 0], 0.0)
+    assert len(np.unique(b.meta["measure"])) > 1            # t_s drawn per trial
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_real_context_decision_making_labels():
+    _ngym()
+    b = from_neurogym("ContextDecisionMaking-v0", 16, random_state=0)
+    # neurogym: dt 100 ms (ours 20); 1 fixation + 2 modalities x 2-unit ring = 5 inputs and no
+    # context input by default (the context is fixed per environment); 3 classes (fixate,
+    # choice 1, choice 2) instead of our single +-1 output.
+    assert np.all(b.meta["dt"] == 100.0)
+    assert b.X.shape[2] == 5 and b.y.shape[2] == 3
+    assert np.all(b.meta["context"] == 0)
+    for i in range(16):
+        labels = _labels_of(b, i)
+        d0, d1 = b.periods["decision"][i]
+        assert d1 - d0 == 1                                  # decision: one 100 ms step
+        assert labels[d0] == b.meta["ground_truth"][i] in (1, 2)
+        np.testing.assert_array_equal(labels[:d0], 0)
+    assert set(np.unique(b.meta["coh_1"])) <= {5, 15, 50}
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_real_yang19_go_labels():
+    _ngym()
+    b = from_neurogym("yang19.go-v0", 12, random_state=0)
+    # neurogym's port: dt 100 ms (Yang: 20), 16 units per ring (Yang: 32), no rule inputs
+    # (1 + 2 x 16 = 33 inputs; ours 85), a classification target over 1 + 16 classes (Yang: a
+    # 33-unit regression target with 0.05 / 0.8 levels).
+    assert np.all(b.meta["dt"] == 100.0)
+    assert b.X.shape[2] == 33 and b.y.shape[2] == 17
+    for i in range(12):
+        labels = _labels_of(b, i)
+        d0, d1 = b.periods["decision"][i]
+        np.testing.assert_array_equal(labels[d0:d1], b.meta["ground_truth"][i] + 1)
+        np.testing.assert_array_equal(labels[:d0], 0)
+        # Fixation input on before the decision, off during it.
+        np.testing.assert_array_equal(b.X[i, :d0, 0], 1.0)
+        np.testing.assert_array_equal(b.X[i, d0:d1, 0], 0.0)
