@@ -39,6 +39,7 @@ __all__ = [
     "check_positive",
     "all_finite",
     "normal_into",
+    "add_noise",
     "ms_to_steps",
     "circular_distance",
     "period_mask",
@@ -229,6 +230,29 @@ def normal_into(out, rng, scale, scratch=None):
         np.sin(phase, out=work)
         n_sin = min(k, size - half - lo)                       # one short when size is odd
         np.multiply(radius[:n_sin], work[:n_sin], out=out[half + lo:half + lo + n_sin])
+
+
+def add_noise(arr, rng, scale):
+    """Add N(0, scale^2) noise to the float32 array ``arr`` in place, without float64 copies.
+
+    Contiguous arrays are processed in cache-sized chunks (no temporary of the size of
+    ``arr``); a strided view goes through one float32 buffer of its shape.
+    """
+    if scale <= 0:
+        return arr
+    scratch = np.empty((3, NORMAL_CHUNK), dtype=np.float32)
+    if arr.flags.c_contiguous:
+        flat = arr.reshape(-1)
+        buffer = np.empty(min(flat.size, 2 * NORMAL_CHUNK), dtype=np.float32)
+        for lo in range(0, flat.size, buffer.size):
+            k = min(buffer.size, flat.size - lo)
+            normal_into(buffer[:k], rng, scale, scratch)
+            flat[lo:lo + k] += buffer[:k]
+    else:
+        noise = np.empty(arr.shape, dtype=np.float32)
+        normal_into(noise.reshape(-1), rng, scale, scratch)
+        arr += noise
+    return arr
 
 
 def all_finite(arr):

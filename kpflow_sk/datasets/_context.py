@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import check_nonnegative, check_positive, constant_period, ms_to_steps
+from ._base import add_noise, check_nonnegative, check_positive, constant_period, ms_to_steps
 from ._registry import TaskSpec, register_task
 
 EPOCHS = ("fixation", "cue", "stimulus", "delay", "response")
@@ -78,7 +78,7 @@ def generate(n_samples, rng, *, dt, fixation_ms, cue_ms, stimulus_ms, delay_ms,
     X = np.zeros((n, T, 4), dtype=np.float32)
     X[:, :, :2] = coherence_scale * coh[:, None, :] * stim_on[None, :, None]
     if noise > 0:
-        X[:, :, :2] += (noise * rng.standard_normal((n, T, 2))).astype(np.float32)
+        add_noise(X[:, :, :2], rng, noise)
     X[np.arange(n), :, 2 + cue] = cue_on
 
     y = (choice[:, None] * response[None, :])[:, :, None].astype(np.float32)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import (
+    add_noise,
     check_nonnegative,
     check_steps,
     constant_period,
@@ -70,7 +71,7 @@ def _generate(n_samples, rng, *, anti, stimulus_always_on, stimulus_steps, memor
     X[:, :, 1] = amplitude * np.cos(theta)[:, None] * stim_on
     X[:, :, 2] = amplitude * np.sin(theta)[:, None] * stim_on
     if noise > 0:
-        X += (noise * rng.standard_normal((n, T, 3))).astype(np.float32)
+        add_noise(X, rng, noise)
 
     y = np.empty((n, T, 3), dtype=np.float32)
     y[:, :, 0] = fixation

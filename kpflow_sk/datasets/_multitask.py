@@ -38,6 +38,7 @@ from sklearn.utils import Bunch
 
 from ._base import (
     NORMAL_CHUNK,
+    add_noise,
     all_finite,
     check_generator,
     check_n_samples,
@@ -308,7 +309,7 @@ def make_multitask(names, n_samples, *, rule_inputs="onehot", rule_layout="compa
         if offset:
             ctx = np.broadcast_to(rest_x.astype(np.float32), (count, offset, b - a)).copy()
             if noise > 0:
-                ctx += noise * child.standard_normal((count, offset, b - a))
+                add_noise(ctx, child, noise)
             X[r, :offset, a:b] = ctx
             y[r, :offset, c:d] = out["y"][:, :1] if rest_y is None else rest_y
             mask[r, :offset] = rest_mask

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import check_nonnegative, check_positive, constant_period, ms_to_steps
+from ._base import add_noise, check_nonnegative, check_positive, constant_period, ms_to_steps
 from ._registry import TaskSpec, register_task
 
 DEFAULTS = {
@@ -83,7 +83,7 @@ def generate(n_samples, rng, *, dt, fixation_ms, pulse_ms, intervals_ms, gain,
     X[:, f:f + p, 1] = 1.0
     X[:, :, 2] = (t >= set_on[:, None]) & (t < set_on[:, None] + p)
     if noise > 0:
-        X += (noise * rng.standard_normal((n, T, 3))).astype(np.float32)
+        add_noise(X, rng, noise)
     y = (t >= go[:, None]).astype(np.float32)[:, :, None]
 
     stop = np.full(n, T)

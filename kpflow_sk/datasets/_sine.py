@@ -18,7 +18,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import check_nonnegative, check_positive, check_steps, constant_period, period_mask
+from ._base import (
+    add_noise,
+    check_nonnegative,
+    check_positive,
+    check_steps,
+    constant_period,
+    period_mask,
+)
 from ._registry import TaskSpec, register_task
 
 DEFAULTS = {
@@ -52,7 +59,7 @@ def generate(n_samples, rng, *, n_frequencies, omega_min, omega_max, dt, n_steps
 
     X = np.repeat(cue[:, None, None], T, axis=1).astype(np.float32)
     if noise > 0:
-        X += (noise * rng.standard_normal((n, T, 1))).astype(np.float32)
+        add_noise(X, rng, noise)
     time = dt * np.arange(T)
     y = np.sin(omega[:, None] * time[None, :])[:, :, None].astype(np.float32)
 
