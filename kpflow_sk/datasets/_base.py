@@ -232,26 +232,21 @@ def normal_into(out, rng, scale, scratch=None):
         np.multiply(radius[:n_sin], work[:n_sin], out=out[half + lo:half + lo + n_sin])
 
 
-def add_noise(arr, rng, scale):
-    """Add N(0, scale^2) noise to the float32 array ``arr`` in place, without float64 copies.
+def add_noise(arr, rng, scale, chunk_elements=1 << 20):
+    """Add ``scale * rng.standard_normal(arr.shape)`` to the float32 array ``arr``, in place.
 
-    Contiguous arrays are processed in cache-sized chunks (no temporary of the size of
-    ``arr``); a strided view goes through one float32 buffer of its shape.
+    Draws float64 normals for blocks of rows (about ``chunk_elements`` values each) and adds
+    them in float32, so no float64 array of the size of ``arr`` is made. Consecutive draws of a
+    numpy Generator continue one stream, so the result equals the unchunked
+    ``arr += (scale * rng.standard_normal(arr.shape)).astype(np.float32)`` bit for bit.
     """
     if scale <= 0:
         return arr
-    scratch = np.empty((3, NORMAL_CHUNK), dtype=np.float32)
-    if arr.flags.c_contiguous:
-        flat = arr.reshape(-1)
-        buffer = np.empty(min(flat.size, 2 * NORMAL_CHUNK), dtype=np.float32)
-        for lo in range(0, flat.size, buffer.size):
-            k = min(buffer.size, flat.size - lo)
-            normal_into(buffer[:k], rng, scale, scratch)
-            flat[lo:lo + k] += buffer[:k]
-    else:
-        noise = np.empty(arr.shape, dtype=np.float32)
-        normal_into(noise.reshape(-1), rng, scale, scratch)
-        arr += noise
+    per_row = int(np.prod(arr.shape[1:], dtype=np.int64)) if arr.ndim > 1 else 1
+    rows = max(1, chunk_elements // max(per_row, 1))
+    for lo in range(0, arr.shape[0], rows):
+        block = arr[lo:lo + rows]
+        block += (scale * rng.standard_normal(block.shape)).astype(np.float32)
     return arr
 
 

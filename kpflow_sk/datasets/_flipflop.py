@@ -55,8 +55,8 @@ def generate(n_samples, rng, *, n_bits, n_steps, pulse_prob, noise, anti):
         raise ValueError(f"pulse_prob must be in [0, 1]; got {pulse_prob!r}")
     n = n_samples
 
-    fire = rng.random((n, T, n_bits), dtype=np.float32) < np.float32(pulse_prob)
-    sign = np.where(rng.random((n, T, n_bits), dtype=np.float32) < 0.5, -1, 1).astype(np.int8)
+    fire = rng.random((n, T, n_bits)) < pulse_prob
+    sign = np.where(rng.random((n, T, n_bits)) < 0.5, -1, 1).astype(np.int8)
     pulses = np.where(fire, sign, 0).astype(np.int8)
     target = last_pulse_sign(pulses).astype(np.float32)
 

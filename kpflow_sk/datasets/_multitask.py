@@ -37,15 +37,12 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ._base import (
-    NORMAL_CHUNK,
-    add_noise,
     all_finite,
     check_generator,
     check_n_samples,
     check_params,
     check_steps,
     get_task,
-    normal_into,
     validate_generated,
 )
 
@@ -133,16 +130,19 @@ def _rule_block(count, t1, n_rules, offset, lengths, rule, rule_inputs, rest_noi
     every rule channel carries noise of sd ``rest_noise`` on context steps and ``trial_noise``
     on the trial's steps; padded steps are 0.
     """
-    block = np.zeros((count, t1, n_rules), dtype=np.float32)
     t = np.arange(t1)[None, :]
     inside = t < offset + lengths[:, None]                        # context + trial steps
-    if rest_noise > 0 or trial_noise > 0:
-        normal_into(block.reshape(-1), rng, 1.0, np.empty((3, NORMAL_CHUNK), np.float32))
-        sd = np.where(t < offset, np.float32(rest_noise), np.float32(trial_noise))
-        block *= np.where(inside, sd, np.float32(0.0))[:, :, None].astype(np.float32)
     on = (inside & (t >= offset)) if rule_inputs == "onehot" else np.broadcast_to(t < offset,
                                                                                   inside.shape)
-    block[:, :, rule] += on
+    if rest_noise > 0 or trial_noise > 0:
+        # float64 draws of one task's rule block (n_rules channels, not the whole X); with one
+        # noise level and no per-trial padding this is the composer's earlier draw bit for bit.
+        sd = np.where(inside, np.where(t < offset, rest_noise, trial_noise), 0.0)
+        block = sd[:, :, None] * rng.standard_normal((count, t1, n_rules))
+        block[:, :, rule] += on
+        return block.astype(np.float32)
+    block = np.zeros((count, t1, n_rules), dtype=np.float32)
+    block[:, :, rule] = on
     return block
 
 
@@ -309,7 +309,7 @@ def make_multitask(names, n_samples, *, rule_inputs="onehot", rule_layout="compa
         if offset:
             ctx = np.broadcast_to(rest_x.astype(np.float32), (count, offset, b - a)).copy()
             if noise > 0:
-                add_noise(ctx, child, noise)
+                ctx += noise * child.standard_normal((count, offset, b - a))
             X[r, :offset, a:b] = ctx
             y[r, :offset, c:d] = out["y"][:, :1] if rest_y is None else rest_y
             mask[r, :offset] = rest_mask

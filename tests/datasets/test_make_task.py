@@ -145,3 +145,15 @@ def test_non_finite_generator_output_is_rejected(monkeypatch):
     monkeypatch.setitem(TASKS, "broken", TaskSpec("broken", "test", generate, lambda *a: 0.0))
     with pytest.raises(ValueError, match="'broken' produced non-finite values in X"):
         make_task("broken", 2)
+
+
+@pytest.mark.parametrize("shape, chunk", [((7, 5, 3), 16), ((64, 90, 3), 1 << 20), ((3,), 1),
+                                          ((10, 4), 7)])
+def test_add_noise_is_the_unchunked_draw_in_float32(shape, chunk):
+    from kpflow_sk.datasets._base import add_noise
+
+    base = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+    ours = add_noise(base.copy(), np.random.default_rng(3), 0.1, chunk_elements=chunk)
+    ref = base + (0.1 * np.random.default_rng(3).standard_normal(shape)).astype(np.float32)
+    assert ours.dtype == np.float32
+    np.testing.assert_array_equal(ours, ref)
