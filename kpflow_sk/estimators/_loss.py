@@ -90,10 +90,15 @@ def reduce_loss(elementwise, weight, convention="linear"):
     """
     if weight is None:
         return elementwise.mean()
-    while weight.dim() < elementwise.dim():
-        weight = weight.unsqueeze(-1)
+    tiny = torch.finfo(elementwise.dtype).tiny
+    if weight.dim() == elementwise.dim() - 1:
+        # per-step weights of a per-output loss: sum over the outputs first (the estimators'
+        # original arithmetic, kept so that fits reproduce bit for bit)
+        total = (elementwise.sum(-1) * weight).sum()
+        if convention == "squared":
+            return total / elementwise.numel()
+        return total / (weight.sum() * elementwise.shape[-1]).clamp_min(tiny)
     total = (elementwise * weight).sum()
     if convention == "squared":
         return total / elementwise.numel()
-    denom = weight.expand_as(elementwise).sum()
-    return total / denom.clamp_min(torch.finfo(elementwise.dtype).tiny)
+    return total / weight.sum().clamp_min(tiny)
