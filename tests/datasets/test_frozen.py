@@ -79,3 +79,10 @@ def test_unknown_split_and_missing_root(tmp_path):
         load_frozen("flipflop", root=tmp_path / "absent")
     with pytest.raises(ValueError, match="unknown frozen split 'nope'"):
         write_frozen(["nope"], root=tmp_path)
+
+
+@pytest.mark.parametrize("name", SPLITS)
+def test_card_states_conventions_and_chance(name):
+    card = (ROOT / f"{name}.md").read_text()
+    for word in ("## Conventions", "Loss mask", "Timing", "Noise", "Chance level"):
+        assert word.lower() in card.lower(), (name, word)

@@ -442,3 +442,19 @@ def test_ten_thousand_trials_in_under_two_seconds(name):
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     print(f"{name}: cpu {cpu:.2f} s, wall {wall:.2f} s, T={out['X'].shape[1]}")
     assert cpu < 2.0
+
+
+def test_noise_alpha_gives_the_codes_fixed_scale():
+    # Here alpha = dt / tau: at dt = 10 ms the sd is sqrt(2 / 0.1) sigma_x. Yang's code keeps
+    # its network's alpha = 0.2 whatever the dt: sqrt(2 / 0.2) sigma_x. They agree at dt = 20.
+    clean = make_task("fdgo", 300, random_state=0, noise=False, dt=10.0)
+    valid = np.arange(clean.X.shape[1])[None, :] < _end(clean)[:, None]
+    ours = make_task("fdgo", 300, random_state=0, dt=10.0)
+    code = make_task("fdgo", 300, random_state=0, dt=10.0, noise_alpha=0.2)
+    np.testing.assert_allclose((ours.X - clean.X)[valid].std(), np.sqrt(20) * 0.01, rtol=0.01)
+    np.testing.assert_allclose((code.X - clean.X)[valid].std(), np.sqrt(10) * 0.01, rtol=0.01)
+    at20 = make_task("fdgo", 50, random_state=4)
+    np.testing.assert_array_equal(at20.X, make_task("fdgo", 50, random_state=4,
+                                                    noise_alpha=0.2).X)
+    with pytest.raises(ValueError, match="noise_alpha"):
+        make_task("fdgo", 2, noise_alpha=0.0)
