@@ -142,6 +142,10 @@ class BaseRecurrentEstimator(TrainingLoopMixin, BaseEstimator):
         "callbacks": [list, tuple, None],
     }
 
+    #: the ``mask_convention`` default, for estimators restored (zoo, pickle) from a state
+    #: written before the parameter existed; ``__init__`` always sets it
+    mask_convention = "linear"
+
     def __init__(
         self,
         cell="gru",
