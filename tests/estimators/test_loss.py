@@ -102,3 +102,13 @@ def test_bad_convention_and_classifier_masks():
     assert clf.get_loss(logits, target, w).item() == pytest.approx(4 * np.log(2))
     clf.set_params(mask_convention="linear")
     assert clf.get_loss(logits, target, w).item() == pytest.approx(np.log(2))
+
+
+def test_state_without_mask_convention_reads_linear():
+    # Estimators restored (zoo, pickle) from a state written before the parameter existed.
+    est = RecurrentRegressor()
+    del est.__dict__["mask_convention"]
+    assert est.get_params()["mask_convention"] == "linear"
+    assert _loss("linear", STEP_MASK) == pytest.approx(
+        est.get_loss(torch.tensor(OUTPUT), torch.tensor(TARGET),
+                     torch.tensor(est._combine_weights(None, STEP_MASK, True, 2))).item())
