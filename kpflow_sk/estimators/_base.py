@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from kpflow_sk.cells import CELLS, NONLINEARITIES, Cell, get_cell
 from kpflow_sk.cells._node import TABLEAUS
+from kpflow_sk.estimators._dynamics import DynamicsMixin
 from kpflow_sk.estimators._loss import MASK_CONVENTIONS, check_loss_mask, combine_weights
 from kpflow_sk.estimators._module import build_network
 from kpflow_sk.estimators._training import TrainingLoopMixin
@@ -102,7 +103,7 @@ def select_analysis_trials(n_samples, n_trials, task_ids, rng):
     return np.sort(np.concatenate(idx))
 
 
-class BaseRecurrentEstimator(TrainingLoopMixin, BaseEstimator):
+class BaseRecurrentEstimator(DynamicsMixin, TrainingLoopMixin, BaseEstimator):
     """Base class of the recurrent estimators (not for direct use).
 
     See :class:`~kpflow_sk.estimators.RecurrentRegressor` for the parameters.

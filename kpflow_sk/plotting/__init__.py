@@ -15,6 +15,10 @@ into an existing figure.
 - :func:`plot_spectra` — leading eigenvalues of operators (``D.spectrum``).
 - :func:`plot_task_alignment` — heatmap of ``est.task_alignment_``.
 - :func:`plot_trajectories_pca` — hidden trajectories in PC space, coloured by condition.
+- :func:`plot_fixed_points` — fixed points on the PCA trajectory plot (stable filled,
+  unstable open); :func:`plot_eigenvalues` — their Jacobian eigenvalues with the unit circle
+  (imaginary axis for ``node``); :func:`plot_exponents_over_training` — leading Lyapunov
+  exponents over checkpoints (:mod:`kpflow_sk.dynamics`).
 - :func:`plot_trial` — one trial of a dataset (from :mod:`kpflow_sk.datasets`).
 - :func:`write_report` — PNGs, ``results.json`` and a self-contained ``report.html``.
 """
@@ -22,6 +26,7 @@ into an existing figure.
 from kpflow_sk.datasets import plot_trial
 
 from ._alignment import plot_task_alignment
+from ._dynamics import plot_eigenvalues, plot_exponents_over_training, plot_fixed_points
 from ._report import to_jsonable, write_report
 from ._spectra import plot_spectra
 from ._training import OPERATOR_COLORS, OPERATOR_LABELS, plot_training
@@ -33,6 +38,9 @@ __all__ = [
     "plot_task_alignment",
     "plot_trajectories_pca",
     "plot_trial",
+    "plot_fixed_points",
+    "plot_eigenvalues",
+    "plot_exponents_over_training",
     "write_report",
     "to_jsonable",
     "OPERATOR_LABELS",
