@@ -9,13 +9,14 @@ Optimiser. All searches run as one problem, the sum of their q's over a batch ``
 ``torch.optim.LBFGS`` (strong-Wolfe line search) by default, ``torch.optim.Adam`` on request
 (what Golub & Sussillo's fixed-point-finder uses). The searches are independent, so the
 gradient of the sum is every search's own gradient, obtained with one backward pass for the
-whole batch; L-BFGS needs far fewer iterations than Adam on these smooth problems. First-order
-methods approach a fixed point only linearly, so a few Newton steps follow, batched with the
-exact Jacobians that the linearization needs anyway (``z <- z - J_r^-1 r``, ``J_r = A - I`` or
-``df/dz``), each accepted per search only where it lowers q; this brings true fixed points to
-machine precision and leaves slow points (where ``J_r`` is near singular) to L-BFGS. The Newton
-step is hand-written (ten lines over ``torch.linalg.solve_ex``): no library offers a batched
-one over torch cells.
+whole batch. First-order methods crawl where q is flat -- near fixed points with modes close to
+the unit circle (memory networks are full of them), where ``J_r = A - I`` is nearly singular
+-- so Levenberg-Marquardt steps follow (the standard method for nonlinear least squares, as in
+MINPACK / ``scipy.optimize.least_squares``), batched over the searches with the exact Jacobians
+the linearization needs anyway; each search keeps its own damping and only steps that lower its
+q. This brings true fixed points to machine precision and leaves slow points (local minima of
+q above zero) where no step lowers q. The batched step is hand-written (a few lines over
+``torch.linalg.solve_ex``): scipy's solver runs one search at a time on NumPy arrays.
 """
 
 from __future__ import annotations
@@ -134,23 +135,47 @@ def _optimise(system, Z0, optimizer, learning_rate, max_iter, tol):
     return Z.detach(), n_iter
 
 
-def _newton(system, Z, steps):
-    """Up to ``steps`` batched Newton steps on the residual, each kept only where q falls."""
+def _levenberg_marquardt(system, Z, steps, n_tries=10):
+    """Up to ``steps`` batched Levenberg-Marquardt steps on the residual r(z).
+
+    Per search: ``dz = -(J_r^T J_r + mu I)^-1 J_r^T r`` with the damping ``mu`` (relative to
+    the largest diagonal entry of ``J_r^T J_r``) raised tenfold until the step lowers q (at
+    most ``n_tries`` times) and lowered tenfold after a success; mu -> 0 is Newton's step.
+    """
     Z = Z.clone()
+    H = Z.shape[-1]
+    eye = torch.eye(H, dtype=Z.dtype, device=Z.device)
     with torch.no_grad():
         q = system.q(Z)
+    mu = torch.full_like(q, 1e-6)
     for _ in range(steps):
         Jr = system.residual_jacobian(Z)
         with torch.no_grad():
             r = system.residual(Z)
-            dz, info = torch.linalg.solve_ex(Jr, -r.unsqueeze(-1))
-            Zn = Z + dz.squeeze(-1)
-            qn = system.q(Zn)
-            better = (info == 0) & torch.isfinite(qn) & (qn < q)
-            if not bool(better.any()):
+            JtJ = Jr.transpose(-1, -2) @ Jr
+            g = (Jr.transpose(-1, -2) @ r.unsqueeze(-1))
+            scale = torch.diagonal(JtJ, dim1=-2, dim2=-1).amax(-1).clamp_min(1e-300)
+            moved = torch.zeros_like(q, dtype=torch.bool)
+            Znew, qnew, mu_new = Z.clone(), q.clone(), mu.clone()
+            m = mu.clone()
+            for _ in range(n_tries):
+                damp = (m * scale)[:, None, None] * eye
+                dz, info = torch.linalg.solve_ex(JtJ + damp, -g)
+                Zt = Z + dz.squeeze(-1)
+                qt = system.q(Zt)
+                ok = (~moved & (info == 0) & torch.isfinite(qt) & (qt < q)
+                      & torch.isfinite(Zt).all(-1))
+                Znew = torch.where(ok.unsqueeze(-1), Zt, Znew)
+                qnew = torch.where(ok, qt, qnew)
+                mu_new = torch.where(ok, (m / 10).clamp_min(1e-15), mu_new)
+                moved |= ok
+                if bool(moved.all()):
+                    break
+                m = torch.where(moved, m, m * 10)
+            if not bool(moved.any()):
                 break
-            Z = torch.where(better.unsqueeze(-1), Zn, Z)
-            q = torch.where(better, qn, q)
+            mu = torch.where(moved, mu_new, m)
+            Z, q = Znew, qnew
     return Z
 
 
@@ -175,8 +200,8 @@ def _unique(states, q, unique_tol):
 
 def find_fixed_points(cell, params, x, initial_states, *, n_inits=None, noise=0.0, tol=1e-12,
                       slow_tol=None, optimizer="lbfgs", learning_rate=None, max_iter=500,
-                      newton_steps=8, unique_tol=1e-3, stability_tol=1e-9, dtype=torch.float64,
-                      random_state=None):
+                      refine_steps=20, unique_tol=1e-3, outlier_scale=10.0, stability_tol=1e-9,
+                      dtype=torch.float64, random_state=None):
     """Fixed and slow points of ``z -> F(z, x)`` (or ``dz/dt = f(z, x)``) for a constant x.
 
     Parameters
@@ -203,10 +228,15 @@ def find_fixed_points(cell, params, x, initial_states, *, n_inits=None, noise=0.
         Default 1.0 for L-BFGS (its line search scales the step), 1e-2 for Adam.
     max_iter : int, default=500
         Optimiser iterations.
-    newton_steps : int, default=8
-        Batched Newton refinement steps after the optimiser (0 to skip).
+    refine_steps : int, default=20
+        Batched Levenberg-Marquardt steps after the optimiser (0 to skip).
     unique_tol : float, default=1e-3
         Points closer than this (Euclidean) are one point.
+    outlier_scale : float or None, default=10.0
+        Points farther from the initial states' centroid than ``outlier_scale`` times the
+        initial states' mean distance to it are dropped as outliers (as in Golub & Sussillo's
+        fixed-point-finder): q can fall towards 0 far outside the visited region where the
+        gates saturate (GRUs), without a fixed point there. None keeps every point.
     stability_tol : float, default=1e-9
         A mode is unstable when ``|lambda| > 1 + stability_tol`` (``Re lambda >
         stability_tol`` for a flow).
@@ -248,9 +278,10 @@ def find_fixed_points(cell, params, x, initial_states, *, n_inits=None, noise=0.
     tol = _check_nonneg("tol", tol)
     slow_tol = _check_nonneg("slow_tol", slow_tol, allow_none=True)
     unique_tol = _check_nonneg("unique_tol", unique_tol)
+    outlier_scale = _check_nonneg("outlier_scale", outlier_scale, allow_none=True)
     stability_tol = _check_nonneg("stability_tol", stability_tol)
     max_iter = _check_int("max_iter", max_iter, 0)
-    newton_steps = _check_int("newton_steps", newton_steps, 0)
+    refine_steps = _check_int("refine_steps", refine_steps, 0)
     if learning_rate is not None and not float(learning_rate) > 0:
         raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
     if not isinstance(params, dict) or not params:
@@ -270,21 +301,29 @@ def find_fixed_points(cell, params, x, initial_states, *, n_inits=None, noise=0.
     N = Z0.shape[0]
 
     Z, n_iter = _optimise(system, Z0, optimizer, learning_rate, max_iter, tol)
-    if newton_steps:
-        Z = _newton(system, Z, newton_steps)
+    if refine_steps:
+        Z = _levenberg_marquardt(system, Z, refine_steps)
     with torch.no_grad():
         q = system.q(Z)
     finite = torch.isfinite(q) & torch.isfinite(Z).all(-1)
     converged = finite & (q <= tol)
     n_converged = int(converged.sum())
     keep = converged if slow_tol is None else finite & (q <= max(slow_tol, tol))
+    n_outliers = 0
+    if outlier_scale is not None:
+        centre = Z0.mean(0)
+        spread = float((Z0 - centre).norm(dim=-1).mean())
+        if spread > 0:
+            far = finite & ((Z - centre).norm(dim=-1) > outlier_scale * spread)
+            n_outliers = int((far & keep).sum())
+            keep = keep & ~far
     if n_converged < N:
         qf = q[finite]
         best = f"{float(qf.min()):.3g}" if qf.numel() else "nan"
         warnings.warn(
             f"{n_converged} of {N} fixed-point searches met the tolerance q <= {tol:g} after "
-            f"{n_iter} {optimizer} iterations and {newton_steps} Newton steps (smallest q "
-            f"{best}); raise max_iter or tol, or pass slow_tol to keep slow points",
+            f"{n_iter} {optimizer} iterations and {refine_steps} Levenberg-Marquardt steps "
+            f"(smallest q {best}); raise max_iter or tol, or pass slow_tol to keep slow points",
             ConvergenceWarning, stacklevel=2)
 
     Zk, qk = Z[keep], q[keep]
@@ -309,5 +348,5 @@ def find_fixed_points(cell, params, x, initial_states, *, n_inits=None, noise=0.
         states=Zu, q=qu, jacobians=J, eigenvalues=ev, n_unstable=n_unst.astype(int),
         labels=np.asarray(labels, dtype=object), n_inits=counts.astype(int),
         x=system.x.cpu().numpy(), continuous=system.continuous, tol=tol, n_initial_states=N,
-        n_converged=n_converged, n_iter=n_iter, optimizer=optimizer,
+        n_converged=n_converged, n_iter=n_iter, optimizer=optimizer, n_outliers=n_outliers,
         final_q=q.detach().cpu().numpy())

@@ -1,4 +1,5 @@
-"""Result records of the dynamics routines: fixed points, Lyapunov spectra, finite-time exponents."""
+"""Result records of the dynamics routines: fixed points, Lyapunov spectra, finite-time
+exponents."""
 
 from __future__ import annotations
 
@@ -46,6 +47,11 @@ class FixedPoints:
     n_iter : int
         Optimiser iterations used.
     optimizer : str
+    n_outliers : int
+        Searches that met the tolerance (or ``slow_tol``) but ended far outside the initial
+        states and were dropped (see ``outlier_scale``).
+    final_q : ndarray of shape (n_initial_states,)
+        q where each search ended.
     """
 
     states: np.ndarray
@@ -62,6 +68,7 @@ class FixedPoints:
     n_converged: int
     n_iter: int
     optimizer: str
+    n_outliers: int = 0
     final_q: np.ndarray = field(repr=False, default=None)
 
     def __len__(self):
@@ -83,7 +90,7 @@ class FixedPoints:
             self.states[mask], self.q[mask], self.jacobians[mask], self.eigenvalues[mask],
             self.n_unstable[mask], self.labels[mask], self.n_inits[mask], self.x,
             self.continuous, self.tol, self.n_initial_states, self.n_converged, self.n_iter,
-            self.optimizer, self.final_q)
+            self.optimizer, self.n_outliers, self.final_q)
 
     def to_frame(self):
         """One row per point: ``label, n_unstable, q, max_abs_eig`` (or ``max_real_eig``),

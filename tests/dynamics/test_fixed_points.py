@@ -25,7 +25,7 @@ def _linear(H=5, seed=0):
 
 
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
-@pytest.mark.parametrize("scale", [0.1, 10.0])
+@pytest.mark.parametrize("scale", [0.01, 10.0, 1000.0])
 def test_linear_cell_one_fixed_point_from_any_start(optimizer, scale):
     cell, p = _linear()
     H = cell.hidden_size
@@ -34,7 +34,9 @@ def test_linear_cell_one_fixed_point_from_any_start(optimizer, scale):
     z_star = torch.linalg.solve(torch.eye(H, dtype=F64) - p["weight_hh"], b)
     g = torch.Generator().manual_seed(1)
     starts = scale * torch.randn(40, H, generator=g, dtype=F64)
-    fps = find_fixed_points(cell, p, x, starts, optimizer=optimizer, max_iter=300)
+    # any start: also far from z* or all near one spot (no outlier filter)
+    fps = find_fixed_points(cell, p, x, starts, optimizer=optimizer, max_iter=300,
+                            outlier_scale=None)
     assert len(fps) == 1 and fps.n_converged == 40
     assert fps.n_inits[0] == 40
     np.testing.assert_allclose(fps.states[0], z_star.numpy(), atol=1e-8, rtol=0)
@@ -152,7 +154,7 @@ def test_unconverged_search_says_how_many_met_the_tolerance():
     starts = torch.randn(10, 4, dtype=F64)
     starts[:3] = torch.as_tensor(find_fixed_points(cell, p, [0.0, 0.0], starts[:1]).states[0])
     with pytest.warns(ConvergenceWarning, match=r"3 of 10 fixed-point searches met"):
-        fps = find_fixed_points(cell, p, [0.0, 0.0], starts, max_iter=0, newton_steps=0)
+        fps = find_fixed_points(cell, p, [0.0, 0.0], starts, max_iter=0, refine_steps=0)
     assert fps.n_converged == 3 and len(fps) == 1
 
 
@@ -203,3 +205,15 @@ def test_realistic_size_gru_batch():
     S = fps.states
     d = np.linalg.norm(S[:, None] - S[None], axis=-1) + np.eye(len(S)) * 1e9
     assert d.min() > 1e-3
+
+
+def test_far_away_points_are_dropped_as_outliers():
+    # a linear map whose fixed point lies far outside the initial states
+    cell, p = _linear(H=3)
+    p["weight_hh"] = 0.5 * torch.eye(3, dtype=F64)
+    p["bias"] = torch.tensor([50.0, 0.0, 0.0], dtype=F64)     # z* = (100, 0, 0)
+    starts = torch.randn(20, 3, generator=torch.Generator().manual_seed(0), dtype=F64)
+    fps = find_fixed_points(cell, p, None, starts)
+    assert len(fps) == 0 and fps.n_outliers == 20 and fps.n_converged == 20
+    kept = find_fixed_points(cell, p, None, starts, outlier_scale=None)
+    np.testing.assert_allclose(kept.states, [[100.0, 0.0, 0.0]], atol=1e-9)
