@@ -65,6 +65,19 @@ def flipflop(fig_axes):
           f"Barak report 8 stable points (one per memory state).")
     print(f"FOUND: stable points' readouts (rounded): {sorted(held)}; of the 8 +-1 memory "
           f"states, {sum(cn in held for cn in corners)} have a stable fixed point.")
+    slow = fps.select(fps.labels == "slow")
+    pattern = [tuple(int(v) for v in np.clip(np.round(o), -1, 1))
+               for o in readout(est, slow.states)]
+    print(" memory state   slow points   smallest q   unstable modes there")
+    covered = 0
+    for cn in corners:
+        sel = np.array([pt == cn for pt in pattern], dtype=bool)
+        if sel.any():
+            covered += 1
+            i = np.argmin(np.where(sel, slow.q, np.inf))
+            print(f" {str(cn):<14}{int(sel.sum()):>8}      {slow.q[i]:9.1e}   "
+                  f"{int(slow.n_unstable[i])} (max|lambda| {abs(slow.eigenvalues[i][0]):.4f})")
+    print(f"FOUND: slow points (q <= 1e-6) read out as {covered} of the 8 +-1 memory states.")
 
     # the speed where the network actually holds each memory state (last 10 steps of a hold)
     Z = est.transform(batch.X)
@@ -90,7 +103,7 @@ def flipflop(fig_axes):
           f"{len(speeds)} states seen, i.e. |F(z) - z| <= {np.sqrt(2 * qs.max()):.1e} per step.")
 
     ax0, ax1 = fig_axes
-    plot_fixed_points(Z[:24], fixed, ax=ax0)
+    plot_fixed_points(Z[:24], fps, ax=ax0, marker_size=40)
     ax0.set_title("gru_flipflop: trajectories and fixed points")
     plot_eigenvalues(fixed, ax=ax1)
     return fps
@@ -134,6 +147,7 @@ def memory_pro(fig_axes):
     tw = ax1.twinx()
     tw.plot(R[:, 0], R[:, 3], "ks--", label="stable points")
     tw.plot(R[:, 0], R[:, 4], "o--", mfc="none", color="C3", label="saddles")
+    tw.plot(R[:, 0], R[:, 5], "x:", color="C7", label="slow points")
     tw.set_ylabel("fixed points (memory input)")
     ax1.legend(loc="upper right", fontsize=8)
     tw.legend(loc="center right", fontsize=8)
