@@ -135,36 +135,40 @@ def _optimise(system, Z0, optimizer, learning_rate, max_iter, tol):
     return Z.detach(), n_iter
 
 
-def _levenberg_marquardt(system, Z, steps, n_tries=10):
+def _levenberg_marquardt(system, Z, steps, floor=0.0, n_tries=10):
     """Up to ``steps`` batched Levenberg-Marquardt steps on the residual r(z).
 
     Per search: ``dz = -(J_r^T J_r + mu I)^-1 J_r^T r`` with the damping ``mu`` (relative to
-    the largest diagonal entry of ``J_r^T J_r``) raised tenfold until the step lowers q (at
-    most ``n_tries`` times) and lowered tenfold after a success; mu -> 0 is Newton's step.
+    the largest eigenvalue of ``J_r^T J_r``) raised tenfold until the step lowers q (at most
+    ``n_tries`` times) and lowered tenfold after a success; mu -> 0 is Newton's step. One
+    ``eigh`` of ``J_r^T J_r`` per step serves every trial damping. A search leaves the active
+    set when no step lowers its q or when ``q <= floor``.
     """
     Z = Z.clone()
-    H = Z.shape[-1]
-    eye = torch.eye(H, dtype=Z.dtype, device=Z.device)
     with torch.no_grad():
         q = system.q(Z)
     mu = torch.full_like(q, 1e-6)
+    active = torch.isfinite(q) & (q > floor)
     for _ in range(steps):
-        Jr = system.residual_jacobian(Z)
+        idx = torch.nonzero(active).squeeze(-1)
+        if idx.numel() == 0:
+            break
+        Za, qa, ma = Z[idx], q[idx], mu[idx]
+        Jr = system.residual_jacobian(Za)
         with torch.no_grad():
-            r = system.residual(Z)
-            JtJ = Jr.transpose(-1, -2) @ Jr
-            g = (Jr.transpose(-1, -2) @ r.unsqueeze(-1))
-            scale = torch.diagonal(JtJ, dim1=-2, dim2=-1).amax(-1).clamp_min(1e-300)
-            moved = torch.zeros_like(q, dtype=torch.bool)
-            Znew, qnew, mu_new = Z.clone(), q.clone(), mu.clone()
-            m = mu.clone()
+            r = system.residual(Za)
+            evals, V = torch.linalg.eigh(Jr.transpose(-1, -2) @ Jr)
+            evals = evals.clamp_min(0.0)
+            Vg = (V.transpose(-1, -2) @ (Jr.transpose(-1, -2) @ r.unsqueeze(-1))).squeeze(-1)
+            scale = evals[:, -1:].clamp_min(1e-300)
+            moved = torch.zeros_like(qa, dtype=torch.bool)
+            Znew, qnew, mu_new = Za.clone(), qa.clone(), ma.clone()
+            m = ma.clone()
             for _ in range(n_tries):
-                damp = (m * scale)[:, None, None] * eye
-                dz, info = torch.linalg.solve_ex(JtJ + damp, -g)
-                Zt = Z + dz.squeeze(-1)
+                dz = -(V @ (Vg / (evals + m[:, None] * scale)).unsqueeze(-1)).squeeze(-1)
+                Zt = Za + dz
                 qt = system.q(Zt)
-                ok = (~moved & (info == 0) & torch.isfinite(qt) & (qt < q)
-                      & torch.isfinite(Zt).all(-1))
+                ok = ~moved & torch.isfinite(qt) & (qt < qa) & torch.isfinite(Zt).all(-1)
                 Znew = torch.where(ok.unsqueeze(-1), Zt, Znew)
                 qnew = torch.where(ok, qt, qnew)
                 mu_new = torch.where(ok, (m / 10).clamp_min(1e-15), mu_new)
@@ -172,10 +176,8 @@ def _levenberg_marquardt(system, Z, steps, n_tries=10):
                 if bool(moved.all()):
                     break
                 m = torch.where(moved, m, m * 10)
-            if not bool(moved.any()):
-                break
-            mu = torch.where(moved, mu_new, m)
-            Z, q = Znew, qnew
+            Z[idx], q[idx], mu[idx] = Znew, qnew, mu_new
+            active[idx] = moved & (qnew > floor)
     return Z
 
 
@@ -302,7 +304,9 @@ def find_fixed_points(cell, params, x, initial_states, *, n_inits=None, noise=0.
 
     Z, n_iter = _optimise(system, Z0, optimizer, learning_rate, max_iter, tol)
     if refine_steps:
-        Z = _levenberg_marquardt(system, Z, refine_steps)
+        # refine to |r| ~ 1e-6 sqrt(tol): far below the tolerance, at a fraction of the cost of
+        # chasing the last bits of round-off
+        Z = _levenberg_marquardt(system, Z, refine_steps, floor=tol * 1e-12)
     with torch.no_grad():
         q = system.q(Z)
     finite = torch.isfinite(q) & torch.isfinite(Z).all(-1)
