@@ -12,21 +12,32 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from kpflow_sk.cells import FactoredLinearization
 from kpflow_sk.dynamics._results import LyapunovSpectrum
 from kpflow_sk.operators import Trajectory
 
 __all__ = ["lyapunov_spectrum"]
 
+# From this many frame vectors on, building the analytic A_t of one step densely (one small
+# einsum) and multiplying is cheaper than the factored matrix-free product (which costs a
+# GEMM with all m*H rows of the recurrent weights per vector); same threshold as the
+# operators' materialization rule.
+_DENSE_STEP_MIN_K = 8
+
 
 def _apply_step(lin, t, Q):
     """``A_t Q`` for Q of shape (B, H, k), in the linearization's own step layout."""
+    if isinstance(lin, FactoredLinearization) and Q.shape[-1] >= _DENSE_STEP_MIN_K:
+        # the factored form of this one step, densified by its own dense(): (B, H, H)
+        A_t = FactoredLinearization(lin.W, lin.D[:, t:t + 1], lin.c[:, t:t + 1]).dense()[:, 0]
+        return A_t @ Q
     if lin.step_layout == "bhk":
         return lin.jvp_step(t, Q)
     return lin.jvp_step(t, Q.permute(2, 0, 1)).permute(1, 2, 0)
 
 
 def lyapunov_spectrum(cell, params, X, *, Z=None, h0=None, k=None, burn_in=0,
-                      dtype=torch.float64, strategy="auto", random_state=None):
+                      dtype=torch.float64, strategy="matrix_free", random_state=None):
     """Lyapunov exponents of the (input-driven or autonomous) dynamics along trajectories.
 
     Parameters
@@ -47,8 +58,10 @@ def lyapunov_spectrum(cell, params, X, *, Z=None, h0=None, k=None, burn_in=0,
         directions; the exponents average ``T - burn_in`` steps.
     dtype : torch.dtype or None, default=torch.float64
         Precision of the computation (None keeps the parameters' dtype).
-    strategy : {"auto", "materialized", "matrix_free"}, default="auto"
+    strategy : {"matrix_free", "materialized", "auto"}, default="matrix_free"
         How the state Jacobians are held (see :class:`kpflow_sk.operators.Trajectory`).
+        ``"matrix_free"`` forms one step's ``A_t`` at a time (memory O(B H max(H, k)));
+        ``"materialized"`` builds all ``(B, T, H, H)`` first.
     random_state : int or None
         Seeds the random orthonormal initial frame ``Q_0``.
 

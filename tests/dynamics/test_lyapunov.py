@@ -89,3 +89,19 @@ def test_bad_input(bad, match):
     kw.update(bad)
     with pytest.raises(ValueError, match=match):
         lyapunov_spectrum(cell, p, kw.pop("X"), **kw)
+
+
+@pytest.mark.parametrize("name", ["rnn", "leaky_rnn", "gru"])
+@pytest.mark.parametrize("k", [3, 10])
+@pytest.mark.parametrize("strategy", ["matrix_free", "materialized"])
+def test_factored_cells_dense_step_and_matrix_free_paths(name, k, strategy):
+    # H = 10: k >= 8 takes the per-step dense path of the analytic factored A_t
+    from kpflow_sk.cells import get_cell
+
+    cell = get_cell(name, 2, 10)
+    p = cell.init_params(torch.Generator().manual_seed(3), dtype=F64, init_scale=1.5)
+    X = torch.randn(2, 20, 2, generator=torch.Generator().manual_seed(1), dtype=F64)
+    spec = lyapunov_spectrum(cell, p, X, k=k, burn_in=3, random_state=2, strategy=strategy)
+    G = torch.randn(10, k, generator=torch.Generator().manual_seed(2), dtype=F64)
+    ref = _dense_benettin(cell, p, X, k, torch.linalg.qr(G).Q.numpy(), 3)
+    np.testing.assert_allclose(spec.exponents, ref, atol=1e-9)
