@@ -18,16 +18,20 @@ from kpflow_sk.operators import Trajectory
 
 __all__ = ["lyapunov_spectrum"]
 
-# From this many frame vectors on, building the analytic A_t of one step densely (one small
-# einsum) and multiplying is cheaper than the factored matrix-free product (which costs a
-# GEMM with all m*H rows of the recurrent weights per vector); same threshold as the
-# operators' materialization rule.
+# With k >= max(8, H / 4) frame vectors, building the analytic A_t of one step densely (one
+# einsum over the gate blocks) and multiplying is cheaper than the factored matrix-free
+# product (a GEMM with all m*H rows of the recurrent weights per vector). Measured on a GRU-256,
+# B = 4 (benchmarks/bench_dynamics.py; loaded machine, so rough): k = 256 dense 5x faster,
+# k = 32 a tie, k = 10 matrix-free 1.5x faster.
 _DENSE_STEP_MIN_K = 8
+_DENSE_STEP_MIN_FRACTION = 0.25
 
 
 def _apply_step(lin, t, Q):
     """``A_t Q`` for Q of shape (B, H, k), in the linearization's own step layout."""
-    if isinstance(lin, FactoredLinearization) and Q.shape[-1] >= _DENSE_STEP_MIN_K:
+    k, H = Q.shape[-1], Q.shape[-2]
+    if (isinstance(lin, FactoredLinearization)
+            and k >= max(_DENSE_STEP_MIN_K, _DENSE_STEP_MIN_FRACTION * H)):
         # the factored form of this one step, densified by its own dense(): (B, H, H)
         A_t = FactoredLinearization(lin.W, lin.D[:, t:t + 1], lin.c[:, t:t + 1]).dense()[:, 0]
         return A_t @ Q
@@ -91,6 +95,9 @@ def lyapunov_spectrum(cell, params, X, *, Z=None, h0=None, k=None, burn_in=0,
         raise ValueError("params must be a non-empty dict of parameter tensors")
     if dtype is not None:
         params = {n: v.detach().to(dtype) for n, v in params.items()}
+    if h0 is not None and not np.isfinite(np.asarray(
+            h0.detach().cpu() if torch.is_tensor(h0) else h0, dtype=np.float64)).all():
+        raise ValueError("h0 contains NaN or inf (non-finite states)")
     traj = Trajectory(cell, params, X, Z, h0=h0, strategy=strategy)
     B, T, H = traj.shape
     k = H if k is None else k

@@ -82,6 +82,9 @@ def test_every_cell_matches_a_dense_autograd_reference(case):
     (dict(burn_in=30), r"burn_in must be"),
     (dict(X=np.zeros((2, 30))), r"X must have shape \(B, T, D\)"),
     (dict(X=np.full((2, 30, 2), np.nan)), r"X contains NaN"),
+    (dict(Z=np.full((2, 30, 4), np.inf)), r"Z contains NaN or inf"),
+    (dict(h0=np.full((2, 4), np.nan)), r"h0 contains NaN or inf"),
+    (dict(h0=np.zeros((3, 4))), r"h0 must have shape"),
 ])
 def test_bad_input(bad, match):
     cell, p = model("gru")
