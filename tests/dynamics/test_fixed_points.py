@@ -217,3 +217,20 @@ def test_far_away_points_are_dropped_as_outliers():
     assert len(fps) == 0 and fps.n_outliers == 20 and fps.n_converged == 20
     kept = find_fixed_points(cell, p, None, starts, outlier_scale=None)
     np.testing.assert_allclose(kept.states, [[100.0, 0.0, 0.0]], atol=1e-9)
+
+
+def test_node_flow_fixed_points_use_the_vector_field_and_the_imaginary_axis():
+    # f(z) = -z + W tanh(z) with W = diag(2, 0.5): zeros (0, 0) (a saddle: df/dz = W - I has
+    # eigenvalues 1, -0.5) and (+-z*, 0) with 2 tanh(z*) = z* (stable)
+    cell = get_cell("node", 1, 2, solver="rk4", dt=0.5)
+    p = {"weight_hh": torch.diag(torch.tensor([2.0, 0.5], dtype=F64)),
+         "weight_ih": torch.zeros(2, 1, dtype=F64), "bias": torch.zeros(2, dtype=F64)}
+    grid = torch.linspace(-2.5, 2.5, 7, dtype=F64)
+    fps = find_fixed_points(cell, p, [0.0], torch.cartesian_prod(grid, grid))
+    assert fps.continuous and fps.counts()["stable"] == 2 and fps.counts()["saddle"] == 1
+    order = np.argsort(fps.states[:, 0])
+    zs = fps.states[order[2], 0]
+    np.testing.assert_allclose(2 * np.tanh(zs), zs, atol=1e-12)        # f(z*) = 0
+    sad = np.sort(fps.eigenvalues[order[1]].real)
+    np.testing.assert_allclose(sad, [0.5 - 1.0, 2.0 - 1.0], atol=1e-12)   # df/dz = -I + W
+    assert (fps.eigenvalues[order[0]].real < 0).all()
