@@ -45,6 +45,7 @@ class BlockKrylov:
         self.gq_sqnorm = torch.zeros((), dtype=dt, device=dev)  # ||G Q||_F^2
         self._scale = torch.zeros((), dtype=dt, device=dev)
         self._tol = 1e3 * torch.finfo(dt).eps
+        self.residual = None  # (I - QQ^T) G Q_last, for the Ritz residuals
 
     @property
     def n_blocks(self):
@@ -70,12 +71,15 @@ class BlockKrylov:
             Q = torch.cat(self.blocks, dim=1)
             C = Q.mT @ W
             self.cols.append(C)
+            R = W - Q @ C
+            R = R - Q @ (Q.mT @ R)  # second Gram-Schmidt pass
+            # (I - QQ^T) G Q = R E_last^T: the Ritz residuals come from the last block's R
+            self.residual = R
             if len(self.blocks) < self.max_blocks:
-                self.blocks.append(self._next_block(Q, W - Q @ C))
+                self.blocks.append(self._next_block(Q, R))
         return self
 
     def _next_block(self, Q, W):
-        W = W - Q @ (Q.mT @ W)
         noise = gaussian(W.shape, self.gen, W.dtype, W.device)
         noise = noise - Q @ (Q.mT @ noise)
         noise = noise / noise.norm(dim=0).clamp_min(torch.finfo(W.dtype).tiny)
@@ -104,6 +108,30 @@ class BlockKrylov:
             return torch.zeros(0, dtype=torch.float64, device=self.G.device)
         return torch.linalg.eigvalsh(self.projected().double()).flip(0)
 
+    def ritz_errors(self):
+        """Ritz values (descending) and an error bound for each, float64 on the device.
+
+        The residual of Ritz pair ``(theta_i, Q s_i)`` is ``r_i = ||R_last s_i[last block]||``
+        (full reorthogonalisation leaves only the last block's remainder outside the
+        basis); some eigenvalue of G lies within ``min(r_i, r_i^2 / gap_i)`` of theta_i
+        (Bauer-Fike; Kato-Temple with ``gap_i`` the distance to the other Ritz values, the
+        usual a-posteriori estimate, e.g. Saad, *Numerical methods for large eigenvalue
+        problems*, 2011, sec. 3.2). Zero when the basis fills the space.
+        """
+        dev = self.G.device
+        if self.dim == 0:
+            empty = torch.zeros(0, dtype=torch.float64, device=dev)
+            return empty, empty
+        theta, S = torch.linalg.eigh(self.projected().double())
+        theta, S = theta.flip(0), S.flip(1)
+        if self.dim >= self.G.n:
+            return theta, torch.zeros_like(theta)
+        r = (self.residual.double() @ S[-self.b:]).norm(dim=0)
+        diff = (theta[:, None] - theta[None, :]).abs()
+        diff.fill_diagonal_(float("inf"))
+        gap = diff.min(dim=1).values if theta.numel() > 1 else torch.full_like(theta, 1e300)
+        return theta, torch.minimum(r, r.square() / gap.clamp_min(1e-300))
+
 
 def deflated_hutchinson(G, Q, n_probes, generator, *, square=False):
     """Hutchinson estimates on the part of G outside ``range(Q)``.
@@ -114,20 +142,20 @@ def deflated_hutchinson(G, Q, n_probes, generator, *, square=False):
 
     Returns
     -------
-    (mean_trace, sem_trace, mean_square, sem_square) : 0-d tensors (the last two None unless
-        ``square``).
+    (trace_samples, square_samples) : tensors of shape (n_probes,) (the second None unless
+        ``square``); their means estimate the two remainders.
     """
     Z = rademacher((G.n, n_probes), generator, G.dtype, G.device)
     if Q is not None and Q.shape[1]:
         Z = Z - Q @ (Q.mT @ Z)
     if square:
         W = G.mm(Z)
-        t, s = (Z * W).sum(0), W.square().sum(0)
-        return _mean_sem(t) + _mean_sem(s)
-    return _mean_sem(G.quad(Z)) + (None, None)
+        return (Z * W).sum(0), W.square().sum(0)
+    return G.quad(Z), None
 
 
-def _mean_sem(x):
+def mean_sem(x):
+    """Mean and standard error of the mean of 1-D samples (NaN error for one sample)."""
     n = x.shape[0]
     sem = x.std() / n**0.5 if n > 1 else torch.full_like(x[0], float("nan"))
     return x.mean(), sem

@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
 
+from kpflow_sk.linalg._accuracy import (
+    DEFAULT_MAX_APPLICATIONS,
+    DEFAULT_RTOL,
+    check_accuracy,
+    t_quantile,
+)
 from kpflow_sk.linalg._checks import EXACT_MAX_DIM, check_choice, check_exact, check_int
-from kpflow_sk.linalg._krylov import BlockKrylov, deflated_hutchinson
+from kpflow_sk.linalg._krylov import BlockKrylov, deflated_hutchinson, mean_sem
 from kpflow_sk.linalg._random import check_generator
-from kpflow_sk.linalg._reduce import REDUCTIONS, reduce_to_axis
+from kpflow_sk.linalg._reduce import REDUCTIONS, measure_on_axis
 from kpflow_sk.linalg._results import EffectiveRank
 from kpflow_sk.linalg._spectrum import dense_eigenvalues
-from kpflow_sk.linalg._trace import auto_block_size, krylov_moments
+from kpflow_sk.linalg._trace import adaptive_moments, auto_block_size, krylov_moments
 from kpflow_sk.linalg._views import SymmetricView
 
-__all__ = ["effective_rank", "participation_ratio", "var95_rank", "RANK_METHODS"]
+__all__ = ["effective_rank", "participation_ratio", "var95_rank", "RANK_METHODS",
+           "DEFAULT_RANK_BUDGET"]
 
 VAR_LEVEL = 0.95
-# Default budget, in applications of G (x2 for A A*), of a randomized effective rank.
+#: First-round budget, in applications of G (x2 for A A*), of a randomized effective rank.
 DEFAULT_RANK_BUDGET = 200
 # Share of a var95 round spent on the Hutchinson probes of the trace outside the Krylov space.
 _VAR95_RESIDUAL_SHARE = 0.1
+# Fewest residual-trace probes of a var95 round (a spread needs a few samples).
+_VAR95_MIN_PROBES = 6
 
 
 def participation_ratio(values):
@@ -80,7 +90,7 @@ RANK_METHODS = {"pr": participation_ratio, "var95": var95_rank}
 
 def effective_rank(op, *, method="pr", axis=None, reduce="trace", gram=False, exact=None,
                    n_applications=None, max_applications=None, n_probes=None, block_size=None,
-                   random_state=None):
+                   random_state=None, rtol=None):
     """Effective rank of a self-adjoint PSD operator G, or of ``A A*`` (DESIGN.md s. 3).
 
     Parameters
@@ -100,50 +110,88 @@ def effective_rank(op, *, method="pr", axis=None, reduce="trace", gram=False, ex
         Whole space: True diagonalises the dense G, False estimates; None is dense when the
         dimension is at most 4096. With ``axis``: passed to :func:`reduce_to_axis`.
     n_applications : int, optional
-        Whole-space estimate budget, default ``200`` G-applications (x2 with ``gram``).
-        ``"pr"``: Hutch++ with a block Krylov basis for both ``tr(G)`` and ``tr(G^2)`` from
-        the same probes. ``"var95"``: a first round of block Lanczos (Ritz values) plus
-        Hutchinson probes of the trace outside the Krylov space.
+        Whole-space budget, default ``200`` G-applications (x2 with ``gram``) in the first
+        round. Given without ``rtol``: a fixed budget (``"var95"`` still grows up to
+        ``max_applications`` when 95% is not reached, as it always did). ``"pr"``: Hutch++
+        with a block Krylov basis for both ``tr(G)`` and ``tr(G^2)`` from the same probes.
+        ``"var95"``: rounds of block Lanczos (Ritz values) plus Hutchinson probes of the
+        trace outside the Krylov space.
     max_applications : int, optional
-        ``"var95"`` only: if the trusted half of the Ritz values holds less than 95% of the
-        trace, the Krylov space is doubled, up to this many applications in all (default
-        4 x ``n_applications``). If still short, a lower bound is returned with a
-        RuntimeWarning and ``lower_bound=True``.
+        Cap of all applications (whole space: default ``max(DEFAULT_MAX_APPLICATIONS,
+        4 x n_applications)``; with ``axis``: default 256 probes).
     n_probes : int, optional
-        Partial-trace probes with ``axis`` (see :func:`reduce_to_axis`).
+        Partial-trace probes with ``axis`` (see :func:`reduce_to_axis`); given without
+        ``rtol``, a fixed budget.
     block_size : int, optional
-        Krylov block width, default about a sixth of the first round, at most 32.
+        Krylov block width, default about a twelfth of the first round, at most 32.
     random_state : None, int, numpy or torch generator
+    rtol : float, optional
+        Relative tolerance on the rank: the budget grows until the ~95% interval half-width
+        is at most ``rtol * value`` (default ``DEFAULT_RTOL`` = 0.02 unless a budget is
+        given). Uncertainty: ``"pr"`` on the whole space by the delta method on the joint
+        per-probe samples of ``tr(G)`` and ``tr(G^2)``; ``"var95"`` on the whole space from
+        the trace interval and the Ritz-value error bounds; on an axis with a randomized
+        partial trace by a jackknife over 16 probe groups.
 
     Returns
     -------
     EffectiveRank
+        With ``stderr``, ``interval``, ``converged``, ``hit_cap`` and ``bound`` (``"lower"``
+        for a var95 whose leading eigenvalues did not reach 95% of the trace).
     """
     check_choice("method", method, RANK_METHODS)
     check_choice("reduce", reduce, REDUCTIONS)
     exact = check_exact(exact)
     check_int("block_size", block_size, allow_none=True)
     if axis is not None:
-        red = reduce_to_axis(op, axis, reduce, gram=gram, exact=exact, n_probes=n_probes,
-                             random_state=random_state)
-        lam = dense_eigenvalues(red.matrix).cpu().numpy()
-        return EffectiveRank(_dense_rank(lam, method), method, red.n_applications, red.exact,
-                             red.axis, reduce, float(np.clip(lam, 0, None).sum()))
+        return _axis_rank(op, method, axis, reduce, gram, exact, n_probes, rtol,
+                          max_applications, random_state)
     G = SymmetricView(op, gram)
     budget = check_int("n_applications", n_applications, minimum=2, allow_none=True)
-    budget = budget or DEFAULT_RANK_BUDGET * G.cost
-    cap = check_int("max_applications", max_applications, allow_none=True) or 4 * budget
+    initial = budget or DEFAULT_RANK_BUDGET * G.cost
+    var95_cap = 4 * initial if method == "var95" else None
+    acc = check_accuracy(budget, rtol, max_applications, initial,
+                         default_cap=max(DEFAULT_MAX_APPLICATIONS, var95_cap or 0))
     if exact if exact is not None else G.dense_cost <= EXACT_MAX_DIM:
         lam = dense_eigenvalues(G.dense()).cpu().numpy()
         return EffectiveRank(_dense_rank(lam, method), method, G.counter.n, True,
                              trace=float(np.clip(lam, 0, None).sum()))
     gen = check_generator(random_state, G.device)
     if method == "pr":
-        m = krylov_moments(G, budget, gen, square=True, block_size=block_size)
-        trace, square = float(m.trace), float(m.square)
-        value = trace**2 / square if square > 0 else 0.0
-        return EffectiveRank(value, method, G.counter.n, False, trace=trace)
-    return _var95_krylov(G, budget, cap, gen, block_size)
+        if acc.fixed:
+            m = krylov_moments(G, acc.initial, gen, square=True, block_size=block_size)
+            value, se, dof = m.stats("pr")
+            hit = False
+        else:
+            m, value, se, dof, hit = adaptive_moments(G, acc, gen, "pr", block_size=block_size)
+        hw = t_quantile(dof) * se if se > 0 else 0.0
+        converged = bool(np.isfinite(hw) and hw <= acc.target * value)
+        return EffectiveRank(value, method, G.counter.n, False, trace=float(m.trace),
+                             stderr=se, interval=(value - hw, value + hw), rtol=acc.rtol,
+                             converged=converged, hit_cap=bool(hit and not converged))
+    cap = max_applications if acc.fixed else acc.cap
+    cap = check_int("max_applications", cap, allow_none=True) or var95_cap
+    return _var95_krylov(G, acc, cap, gen, block_size)
+
+
+def _axis_rank(op, method, axis, reduce, gram, exact, n_probes, rtol, max_applications,
+               random_state):
+    def stat(matrix):
+        return _dense_rank(dense_eigenvalues(matrix).cpu().numpy(), method)
+
+    red, value, se, dof, hit = measure_on_axis(
+        op, axis, reduce, stat, gram=gram, exact=exact, n_probes=n_probes, rtol=rtol,
+        max_applications=max_applications, random_state=random_state)
+    value, se = float(value), float(se)
+    trace = float(np.clip(dense_eigenvalues(red.matrix).cpu().numpy(), 0, None).sum())
+    if red.exact:
+        return EffectiveRank(value, method, red.n_applications, True, red.axis, reduce, trace)
+    hw = t_quantile(dof) * se
+    target = red.rtol if red.rtol is not None else DEFAULT_RTOL
+    converged = bool(np.isfinite(hw) and hw <= target * value)
+    return EffectiveRank(value, method, red.n_applications, False, red.axis, reduce, trace,
+                         se, (value - hw, value + hw), red.rtol, converged,
+                         bool(hit and not converged))
 
 
 def _dense_rank(lam, method):
@@ -151,32 +199,63 @@ def _dense_rank(lam, method):
     return participation_ratio(lam) if method == "pr" else var95_rank(lam)[0]
 
 
-def _var95_krylov(G, budget, cap, gen, block_size):
-    """var95 from Ritz values of a growing block Krylov space and a deflated trace."""
-    n_res = max(1, round(_VAR95_RESIDUAL_SHARE * budget))
+def _var95_interval(theta, err, total, total_hw):
+    """var95 and its interval from Ritz values (+ error bounds) and the trace interval.
+
+    var95 falls when eigenvalues grow and rises with the total, so the low end takes
+    ``theta + err`` against ``total - hw`` and the high end ``theta`` against ``total + hw``.
+    """
+    value, reached = var95_rank(theta, total)
+    lo = var95_rank(theta + err, max(total - total_hw, 0.0))[0] if total_hw < total else 0.0
+    hi, hi_reached = var95_rank(theta, total + total_hw)
+    return value, reached, min(lo, value), (max(hi, value) if hi_reached else math.inf)
+
+
+def _var95_krylov(G, acc, cap, gen, block_size):
+    """var95 from Ritz values of a growing block Krylov space and a deflated trace.
+
+    Fixed budget (``acc.fixed``): grows only while 95% is not reached, up to ``cap``.
+    Adaptive: grows until the interval half-width is within ``acc.rtol`` of the value.
+    """
+    budget = acc.initial
+    n_res = max(_VAR95_MIN_PROBES, round(_VAR95_RESIDUAL_SHARE * budget))
     n_vectors = max(1, (budget - n_res) // G.cost)
     b = min(block_size or auto_block_size(n_vectors), n_vectors)
     krylov = BlockKrylov(G, b, gen)
     target = n_vectors
     while True:
         krylov.extend(max(1, target // b - krylov.n_blocks))
-        theta = krylov.ritz_values().cpu().numpy()
+        theta, err = (x.cpu().numpy() for x in krylov.ritz_errors())
         total = float(krylov.projected().diagonal().sum())
+        total_se, dof = 0.0, math.inf
         if not krylov.exhausted:
-            t, _, _, _ = deflated_hutchinson(G, krylov.basis(), n_res, gen)
+            samples, _ = deflated_hutchinson(G, krylov.basis(), n_res, gen)
+            t, sem = mean_sem(samples)
             total += float(t)
+            total_se, dof = float(sem), n_res - 1
         # Ritz values converge from the top: trust the leading half unless the space is full.
-        trusted = theta if krylov.exhausted else theta[:max(1, theta.size // 2)]
-        value, reached = var95_rank(trusted, total)
+        keep = theta.size if krylov.exhausted else max(1, theta.size // 2)
+        trusted, trusted_err = theta[:keep], err[:keep]
+        total_hw = t_quantile(dof) * total_se
+        value, reached, lo, hi = _var95_interval(trusted, trusted_err, total, total_hw)
+        hw = (hi - lo) / 2
+        converged = reached and np.isfinite(hw) and hw <= acc.target * value
+        done = reached if acc.fixed else converged
         room = cap - G.counter.n - n_res
-        if reached or krylov.exhausted or room < b * G.cost:
+        if done or krylov.exhausted or room < b * G.cost:
             break
         target = krylov.dim + min(krylov.dim, room // G.cost)
+    hit_cap = not (reached if acc.fixed else converged) and not krylov.exhausted
     if not reached:
         warnings.warn(
             f"var95 effective rank: the leading {trusted.size} eigenvalues hold only "
             f"{trusted.clip(0).sum() / total:.1%} of the trace after {G.counter.n} "
             f"applications (max_applications={cap}); returning the lower bound {value:.3g}",
             RuntimeWarning, stacklevel=3)
-    return EffectiveRank(value, "var95", G.counter.n, False, trace=total,
-                         lower_bound=not reached)
+        return EffectiveRank(value, "var95", G.counter.n, False, trace=total,
+                             stderr=math.inf, interval=(value, math.inf), rtol=acc.rtol,
+                             converged=False, hit_cap=hit_cap, bound="lower")
+    se = hw / t_quantile(dof) if np.isfinite(hw) else math.inf
+    return EffectiveRank(value, "var95", G.counter.n, False, trace=total, stderr=float(se),
+                         interval=(lo, hi), rtol=acc.rtol, converged=bool(converged),
+                         hit_cap=bool(hit_cap and not converged))

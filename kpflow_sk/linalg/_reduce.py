@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
+import numpy as np
 import torch
 
+from kpflow_sk.linalg._accuracy import check_accuracy, jackknife_stderr, t_quantile
 from kpflow_sk.linalg._checks import EXACT_MAX_DIM, check_choice, check_exact, check_int
+from kpflow_sk.linalg._dense import basis_block
 from kpflow_sk.linalg._random import check_generator, rademacher
 from kpflow_sk.linalg._results import AxisReduction
 from kpflow_sk.linalg._views import SymmetricView, block_columns
 
-__all__ = ["reduce_to_axis", "resolve_axis", "AXES", "REDUCTIONS"]
+__all__ = ["reduce_to_axis", "resolve_axis", "PartialTrace", "AXES", "REDUCTIONS",
+           "DEFAULT_N_PROBES", "DEFAULT_MAX_PROBES"]
 
 AXES = {"trial": 0, "time": 1, "hidden": 2}
 REDUCTIONS = ("trace", "mean")
 
-# Rademacher vectors over the other axes for a randomized partial trace (each costs n_axis
-# applications).
+# Rademacher vectors over the other axes in the first round of a randomized partial trace
+# (each costs n_axis applications).
 DEFAULT_N_PROBES = 32
+#: Default cap of an adaptive randomized partial trace, in probes (x n_axis applications).
+DEFAULT_MAX_PROBES = 256
+# Disjoint probe groups kept for jackknife errors (probe j goes to group j mod this).
+N_GROUPS = 16
 
 
 def resolve_axis(axis, shape):
@@ -36,8 +45,103 @@ def resolve_axis(axis, shape):
     raise ValueError(f"unknown axis {axis!r}; valid choices are {sorted(AXES)} or an int")
 
 
+class PartialTrace:
+    """Randomized partial trace that grows by probe blocks and keeps jackknife groups.
+
+    Each Rademacher vector z over the other axes gives the unbiased sample
+    ``(z (x) I)^T G (z (x) I)`` of the partial trace; samples are summed into
+    ``N_GROUPS`` disjoint groups (probe j into group j mod N_GROUPS) so that any function of
+    the matrix gets a jackknife standard error from the leave-one-group-out means.
+
+    Parameters
+    ----------
+    G : SymmetricView
+    a : int
+        The kept axis.
+    generator : torch.Generator
+    width : int, optional
+        Probes per operator call (default :func:`block_columns` of ``N n_axis``).
+    """
+
+    def __init__(self, G, a, generator, width=None):
+        self.G, self.a, self.gen = G, a, generator
+        self.n_axis = G.shape[a]
+        self.M = G.n // self.n_axis
+        self.width = width or block_columns(G.n * self.n_axis)
+        self.sums = torch.zeros(N_GROUPS, self.n_axis, self.n_axis, dtype=G.dtype,
+                                device=G.device)
+        self.counts = np.zeros(N_GROUPS, dtype=np.int64)
+        self.n_probes = 0
+
+    @property
+    def cost(self):
+        """Applications per probe."""
+        return self.n_axis
+
+    def add(self, n_probes):
+        """Draw and apply ``n_probes`` more probes, ``width`` per operator call."""
+        G, a = self.G, self.a
+        done = 0
+        while done < n_probes:
+            w = min(self.width, n_probes - done)
+            Z = rademacher((self.M, w), self.gen, G.dtype, G.device)
+            samples = compress_each(G, a, Z)  # (w, n, n), one unbiased sample per probe
+            idx = (self.n_probes + torch.arange(w)) % N_GROUPS
+            self.sums.index_add_(0, idx.to(G.device), samples)
+            np.add.at(self.counts, idx.numpy(), 1)
+            self.n_probes += w
+            done += w
+        return self
+
+    def matrix(self):
+        """Mean over all probes, symmetrised."""
+        R = self.sums.sum(0) / self.n_probes
+        return (R + R.mT) / 2
+
+    def leave_one_out(self):
+        """``(g, n, n)`` means leaving out each non-empty group (g = min(probes, 16))."""
+        used = np.nonzero(self.counts)[0]
+        total = self.sums.sum(0)
+        keep = torch.as_tensor(used, device=self.sums.device)
+        counts = torch.as_tensor(self.n_probes - self.counts[used], dtype=self.sums.dtype,
+                                 device=self.sums.device)
+        L = (total[None] - self.sums[keep]) / counts[:, None, None]
+        return (L + L.mT) / 2
+
+    def group_means(self):
+        """``(g, n, n)`` mean of each non-empty group."""
+        used = np.nonzero(self.counts)[0]
+        counts = torch.as_tensor(self.counts[used], dtype=self.sums.dtype,
+                                 device=self.sums.device)
+        S = self.sums[torch.as_tensor(used, device=self.sums.device)] / counts[:, None, None]
+        return (S + S.mT) / 2
+
+    @property
+    def n_groups(self):
+        return int(np.count_nonzero(self.counts))
+
+
+def grow(pt, acc, ratio_fn):
+    """Add probes to ``pt`` until ``ratio_fn(pt) <= 1`` or the cap; True when it hit the cap.
+
+    ``ratio_fn`` returns the interval half-width over ``rtol * scale`` of the quantity of
+    interest; the next round aims at the probe count that the 1/sqrt(p) law predicts.
+    """
+    cap_probes = max(1, acc.cap // pt.cost)
+    while True:
+        ratio = ratio_fn(pt)
+        if ratio <= 1:
+            return False
+        room = cap_probes - pt.n_probes
+        if room <= 0:
+            return True
+        p = pt.n_probes
+        want = math.ceil(p * min(ratio, 2.0) ** 2 * 1.1) if np.isfinite(ratio) else 2 * p
+        pt.add(min(room, max(want - p, max(1, p // 4))))
+
+
 def reduce_to_axis(op, axis, reduce="trace", *, gram=False, exact=None, n_probes=None,
-                   random_state=None):
+                   rtol=None, max_applications=None, random_state=None, block_width=None):
     """Reduce a self-adjoint operator G on a space of shape ``(B, T, H)`` to one axis.
 
     With ``N = B T H``, ``n = shape[axis]`` and ``M = N / n`` (the size of the other axes),
@@ -45,9 +149,10 @@ def reduce_to_axis(op, axis, reduce="trace", *, gram=False, exact=None, n_probes
 
     - ``reduce="trace"``: the partial trace over the other axes, the sum of the diagonal
       blocks, ``G_ax[i, j] = sum_m G[(m, i), (m, j)]``. Exact with probes ``e_m (x) e_j`` for
-      all (m, j) (N applications), or unbiased with ``n_probes`` Rademacher vectors z over
-      the other axes, ``G_ax ~ mean_z (z (x) e_i)^T G (z (x) e_j)`` (``n_probes * n``
-      applications).
+      all (m, j) (N applications; with ``gram=True`` and a factor A of fewer input
+      dimensions, ``sum_m A_m A_m^T`` over A's input basis instead), or unbiased with
+      Rademacher vectors z over the other axes, ``G_ax ~ mean_z (z (x) e_i)^T G (z (x) e_j)``
+      (``n * n_probes`` applications).
     - ``reduce="mean"``: the compression onto inputs constant along the other axes, outputs
       averaged over them: ``G_ax = E^T G E / M`` with E the ``(N, n)`` embedding that
       broadcasts an axis vector along the other axes. Always exact, n applications.
@@ -56,58 +161,119 @@ def reduce_to_axis(op, axis, reduce="trace", *, gram=False, exact=None, n_probes
     ----------
     op : operator, torch.Tensor or ndarray
         Self-adjoint on its space (``in_shape == out_shape``), or any A with ``gram=True``,
-        when ``G = A A*`` acts on A's output space; then only ``A*`` is applied and
-        ``G_ax`` is assembled as ``(A* V)^T (A* V)`` (PSD by construction).
+        when ``G = A A*`` acts on A's output space; then ``G_ax`` is assembled as
+        ``(A* V)^T (A* V)`` (PSD by construction).
     axis : {"trial", "time", "hidden"} or int
         Names need a 3-D space (0, 1, 2 of ``(B, T, H)``); an int works on any space.
     reduce : {"trace", "mean"}, default="trace"
     gram : bool, default=False
     exact : None or bool
-        For ``"trace"``: True uses every basis vector, False Rademacher probes; None is exact
-        when ``M <= n_probes`` (no dearer than the estimate) or ``N <= 4096``. Ignored for
+        For ``"trace"``: True uses a basis, False Rademacher probes; None is exact when that
+        costs no more than the first randomized round or ``N <= 4096``. Ignored for
         ``"mean"``.
     n_probes : int, optional
-        Rademacher vectors for the randomized partial trace; default 32.
+        Rademacher vectors for the randomized partial trace. Given without ``rtol``: a fixed
+        budget. Otherwise the first round (default 32) of an adaptive estimate.
+    rtol : float, optional
+        Adaptive estimate: probes are added until the ~95% half-width of ``||G_ax||_F``,
+        ``t * ||sem||_F``, is at most ``rtol ||G_ax||_F`` (default ``DEFAULT_RTOL`` = 0.02
+        when ``n_probes`` is not given).
+    max_applications : int, optional
+        Cap of the adaptive estimate, default ``256 n`` (256 probes).
     random_state : None, int, numpy or torch generator
+    block_width : int, optional
+        Probes per operator call (default: as many as fit in ``2**24`` entries).
 
     Returns
     -------
     AxisReduction
-        ``matrix`` of shape ``(n, n)`` on the operator's device, symmetric.
+        ``matrix`` of shape ``(n, n)`` on the operator's device, symmetric; randomized:
+        ``sem``, ``stderr``, ``interval`` and ``groups`` (see :class:`AxisReduction`).
     """
     check_choice("reduce", reduce, REDUCTIONS)
-    n_probes = check_int("n_probes", n_probes, allow_none=True) or DEFAULT_N_PROBES
+    n_probes = check_int("n_probes", n_probes, allow_none=True)
+    check_int("block_width", block_width, allow_none=True)
     exact = check_exact(exact)
     G = SymmetricView(op, gram)
     a = resolve_axis(axis, G.shape)
     n_axis = G.shape[a]
     M = G.n // n_axis
-    dt, dev = G.dtype, G.device
+    acc = check_accuracy(None if n_probes is None else n_probes * n_axis, rtol,
+                         max_applications, DEFAULT_N_PROBES * n_axis,
+                         default_cap=DEFAULT_MAX_PROBES * n_axis, minimum=n_axis)
     if reduce == "mean":
-        probes, weight, is_exact = [torch.ones(M, 1, dtype=dt, device=dev)], 1.0 / M, True
-    else:
-        if exact is None:
-            exact = M <= n_probes or G.n <= EXACT_MAX_DIM
-        width = block_columns(G.n * n_axis)
-        if exact:
-            probes = (_identity_columns(M, s, min(width, M - s), dt, dev)
-                      for s in range(0, M, width))
-            weight, is_exact, n_probes = 1.0, True, M
-        else:
-            gen = check_generator(random_state, dev)
-            Z = rademacher((M, n_probes), gen, dt, dev)
-            probes = (Z[:, s:s + width] for s in range(0, n_probes, width))
-            weight, is_exact = 1.0 / n_probes, False
+        R = compress_each(G, a, torch.ones(M, 1, dtype=G.dtype, device=G.device))[0] / M
+        return AxisReduction((R + R.mT) / 2, a, reduce, G.counter.n, True, 1)
+    if exact is None:
+        exact = exact_cost(G) <= acc.initial or G.n <= EXACT_MAX_DIM
+    if exact:
+        R = exact_partial_trace(G, a, block_width)
+        return AxisReduction(R, a, reduce, G.counter.n, True, M)
+    pt = PartialTrace(G, a, check_generator(random_state, G.device), block_width)
+    pt.add(max(1, acc.initial // n_axis))
+    hit = False
+    if not acc.fixed:
+        hit = grow(pt, acc, lambda p: _frobenius_ratio(p, acc.target))
+    return axis_result(pt, reduce, acc, hit)
+
+
+def _frobenius_ratio(pt, rtol):
+    R = pt.matrix()
+    se = _frobenius_sem(pt)
+    norm = float(torch.linalg.norm(R))
+    hw = t_quantile(pt.n_groups - 1) * se
+    return hw / (rtol * norm) if norm > 0 else (0.0 if hw == 0 else float("inf"))
+
+
+def _frobenius_sem(pt):
+    loo = pt.leave_one_out().double().cpu().numpy()
+    return float(np.linalg.norm(jackknife_stderr(loo)))
+
+
+def axis_result(pt, reduce, acc, hit_cap):
+    """The :class:`AxisReduction` of a randomized :class:`PartialTrace`."""
+    R = pt.matrix()
+    loo = pt.leave_one_out()
+    sem = torch.as_tensor(jackknife_stderr(loo.double().cpu().numpy()), dtype=R.dtype,
+                          device=R.device)
+    q = t_quantile(pt.n_groups - 1)
+    stderr = float(torch.linalg.norm(sem.double()))
+    norm = float(torch.linalg.norm(R.double()))
+    converged = bool(norm > 0 and np.isfinite(q) and q * stderr <= acc.target * norm)
+    return AxisReduction(R, pt.a, reduce, pt.G.counter.n, False, pt.n_probes, sem, stderr,
+                         (R - q * sem, R + q * sem), acc.rtol, converged, bool(hit_cap),
+                         None, pt.group_means())
+
+
+def exact_cost(G):
+    """Applications of the exact partial trace: N, or A's input dimension for a Gram."""
+    return min(G.n, G.A.n_in) if G.gram else G.n
+
+
+def exact_partial_trace(G, a, width=None):
+    """The exact partial trace, by the cheaper basis (see :func:`reduce_to_axis`)."""
+    n_axis = G.shape[a]
+    M = G.n // n_axis
+    dt, dev = G.dtype, G.device
     R = torch.zeros(n_axis, n_axis, dtype=dt, device=dev)
-    for Z in probes:
-        R = R + weight * _compress(G, a, Z)
-    R = (R + R.mT) / 2
-    return AxisReduction(R, a, reduce, G.counter.n, is_exact,
-                         1 if reduce == "mean" else n_probes)
+    if G.gram and G.A.n_in < G.n:
+        # G_ax = sum_m A_m A_m^T = sum_p (A e_p)_m (A e_p)_m^T over A's input basis
+        w_max = width or block_columns(max(G.A.n_in, G.n))
+        for start in range(0, G.A.n_in, w_max):
+            w = min(w_max, G.A.n_in - start)
+            Y = G.A.mm(basis_block(G.A.n_in, start, w, dt, dev))
+            Y = Y.reshape(*G.shape, w).movedim(a, len(G.shape) - 1).reshape(M, n_axis, w)
+            R = R + torch.einsum("miw,mjw->ij", Y, Y)
+        return (R + R.mT) / 2
+    w_max = width or block_columns(G.n * n_axis)
+    for start in range(0, M, w_max):
+        block = basis_block(M, start, min(w_max, M - start), dt, dev)
+        R = R + compress_each(G, a, block).sum(0)
+    return (R + R.mT) / 2
 
 
-def _compress(G, a, Z):
-    """``sum_s V_s^T G V_s`` with ``V_s = z_s (x) I_n``: z_s a column of Z, shape (M, s)."""
+def compress_each(G, a, Z):
+    """``V_s^T G V_s`` for each ``V_s = z_s (x) I_n``, z_s a column of Z (M, s): (s, n, n)."""
     shape, n_axis = G.shape, G.shape[a]
     M, s = Z.shape
     eye = torch.eye(n_axis, dtype=Z.dtype, device=Z.device)
@@ -117,14 +283,63 @@ def _compress(G, a, Z):
     V = V.reshape(*other, n_axis, s * n_axis).movedim(len(shape) - 1, a).reshape(G.n, -1)
     if G.gram:
         C = G.A.rmm(V).reshape(-1, s, n_axis)
-        return torch.einsum("psi,psj->ij", C, C)
+        return torch.einsum("psi,psj->sij", C, C)
     W = G.mm(V).reshape(*shape, s * n_axis).movedim(a, len(shape) - 1)
     W = W.reshape(M, n_axis, s, n_axis)
-    return torch.einsum("ms,misj->ij", Z, W)
+    return torch.einsum("ms,misj->sij", Z, W)
 
 
-def _identity_columns(M, start, width, dtype, device):
-    E = torch.zeros(M, width, dtype=dtype, device=device)
-    idx = torch.arange(width, device=device)
-    E[idx + start, idx] = 1
-    return E
+def measure_on_axis(op, axis, reduce, stat, *, gram=False, exact=None, n_probes=None,
+                    rtol=None, max_applications=None, random_state=None, block_width=None,
+                    floor=0.0):
+    """A statistic of the reduced matrix, with its uncertainty and an adaptive budget.
+
+    ``stat(matrix) -> float or ndarray`` (a rank, the top eigenvalues). On a randomized
+    partial trace its standard error is a jackknife over the probe groups, and probes are
+    added until every entry's ~95% half-width ``t * se`` is at most
+    ``rtol * max(|value|, floor * max|value|)``, or the cap (parameters as in
+    :func:`reduce_to_axis`).
+
+    Returns
+    -------
+    (AxisReduction, value, stderr, dof, hit_cap)
+        ``value`` and ``stderr`` as ``stat`` returns them (stderr 0 and dof inf when exact).
+    """
+    check_choice("reduce", reduce, REDUCTIONS)
+    n_probes = check_int("n_probes", n_probes, allow_none=True)
+    exact = check_exact(exact)
+    G = SymmetricView(op, gram)
+    a = resolve_axis(axis, G.shape)
+    n_axis = G.shape[a]
+    acc = check_accuracy(None if n_probes is None else n_probes * n_axis, rtol,
+                         max_applications, DEFAULT_N_PROBES * n_axis,
+                         default_cap=DEFAULT_MAX_PROBES * n_axis, minimum=n_axis)
+    if reduce == "mean" or exact or (exact is None and (exact_cost(G) <= acc.initial
+                                                        or G.n <= EXACT_MAX_DIM)):
+        red = reduce_to_axis(G.A.op, a, reduce, gram=gram, exact=True if reduce == "trace"
+                             else None, block_width=block_width)
+        # (the inner call counts its own applications: red.n_applications)
+        value = stat(red.matrix)
+        return red, value, np.zeros_like(np.asarray(value, dtype=np.float64)), math.inf, False
+    pt = PartialTrace(G, a, check_generator(random_state, G.device), block_width)
+    pt.add(max(1, acc.initial // n_axis))
+
+    def spread(p):
+        value = np.asarray(stat(p.matrix()), dtype=np.float64)
+        loo = np.stack([np.asarray(stat(L), dtype=np.float64) for L in p.leave_one_out()])
+        return value, jackknife_stderr(loo), p.n_groups - 1
+
+    def ratio(p):
+        value, se, dof = spread(p)
+        scale = np.maximum(np.abs(value), floor * np.max(np.abs(value)))
+        hw = t_quantile(dof) * np.atleast_1d(se)
+        scale = np.atleast_1d(scale)
+        if np.any(~np.isfinite(hw)):
+            return float("inf")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.where(scale > 0, hw / (acc.target * scale), np.where(hw > 0, np.inf, 0.0))
+        return float(np.max(r)) if r.size else 0.0
+
+    hit = False if acc.fixed else grow(pt, acc, ratio)
+    value, se, dof = spread(pt)
+    return axis_result(pt, reduce, acc, hit), value, se, dof, hit

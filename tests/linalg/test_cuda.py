@@ -17,7 +17,7 @@ from kpflow_sk.linalg import (
 )
 from kpflow_sk.linalg._krylov import BlockKrylov, deflated_hutchinson
 from kpflow_sk.linalg._random import check_generator
-from kpflow_sk.linalg._reduce import _compress
+from kpflow_sk.linalg._reduce import compress_each
 from kpflow_sk.linalg._views import SymmetricView
 
 pytestmark = [
@@ -104,9 +104,9 @@ def test_reduction_loop_never_syncs(no_sync):
     G = torch.eye(60, dtype=torch.float64, device="cuda")
     view = SymmetricView(DenseOperator(G, (3, 4, 5), (3, 4, 5)))
     Z = torch.ones(12, 2, dtype=torch.float64, device="cuda")  # M = 3 * 4 other-axes entries
-    _compress(view, 2, Z)
+    compress_each(view, 2, Z)
     gview = SymmetricView(DenseOperator(G[:, :7], (7,), (3, 4, 5)), gram=True)
-    _compress(gview, 1, torch.ones(15, 3, dtype=torch.float64, device="cuda"))
+    compress_each(gview, 1, torch.ones(15, 3, dtype=torch.float64, device="cuda"))
 
 
 def test_device_generator_from_int():
