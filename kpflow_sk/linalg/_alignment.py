@@ -11,6 +11,7 @@ from kpflow_sk.linalg._accuracy import check_accuracy, delta_stderr, t_quantile
 from kpflow_sk.linalg._checks import check_exact, check_int
 from kpflow_sk.linalg._random import check_generator, gaussian, rademacher
 from kpflow_sk.linalg._results import Alignment
+from kpflow_sk.linalg._trace import MIN_STOP_PROBES
 from kpflow_sk.linalg._views import Counter, FlatView
 
 __all__ = ["alignment", "cosine", "DEFAULT_ALIGNMENT_BUDGET", "ALIGNMENT_FLOOR"]
@@ -153,15 +154,16 @@ def alignment(A, B, n_applications=None, *, random_state=None, exact=None, rtol=
         cos, *_, se, dof = sk.stats()
         hw = t_quantile(dof) * se
         scale = max(abs(cos), ALIGNMENT_FLOOR) if np.isfinite(cos) else 1.0
-        if sk.full or (np.isfinite(hw) and hw <= acc.target * scale) or not np.isfinite(cos):
+        p = sk.samples.shape[0]
+        if sk.full or not np.isfinite(cos) or (np.isfinite(hw) and hw <= acc.target * scale
+                                               and p >= MIN_STOP_PROBES):
             break
         room = acc.cap - counter.n
         if room < 2:
             hit = True
             break
-        p = sk.samples.shape[0]
         ratio = hw / (acc.target * scale) if np.isfinite(hw) else 4.0
-        need = math.ceil(p * min(ratio, 8.0) ** 2 * 1.1) - p
+        need = max(math.ceil(p * min(ratio, 8.0) ** 2 * 1.2) - p, MIN_STOP_PROBES - p)
         fresh = max(_MIN_PROBES, p)
         s_new = min(max(1, sk.dim // 2), (fa.n_in - sk.dim) // 2, fa.n_out)
         if (s_new >= 1 and 2 * need > 3 * sk.dim and room >= 6 * s_new + 2 * fresh):

@@ -110,3 +110,86 @@ def test_reduce_bad_input(trajectory_psd):
     torch.testing.assert_close(flat.matrix, G)
     with pytest.raises(ValueError, match="in_shape == out_shape"):
         reduce_to_axis(ShapedOperator(torch.zeros(N, 7), (7,), shape), "time")
+
+
+# --------------------------------------------------------------------------- realistic sizes
+# (B, T, H) = (16, 90, 32): N = 46080; a randomized partial trace onto time probes the other
+# M = 512 entries, and its probe blocks hold block_columns(N * 90) = 4 probes, so 6 probes
+# need two blocks (the path that crashed). Width 1 forces six.
+REAL = (16, 90, 32)
+RANK = 16
+
+
+@pytest.fixture(scope="module")
+def real_ops():
+    from linalg_helpers import LowRankPlusShift
+
+    lam = torch.exp(-torch.arange(RANK, dtype=torch.float64) / 4)
+    return {dt: LowRankPlusShift(REAL, lam, shift=1e-4, seed=3, dtype=dt, time_scale=25.0)
+            for dt in (torch.float64, torch.float32)}
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("width", [1, None])
+@pytest.mark.parametrize("gram", [False, True])
+def test_randomized_partial_trace_multi_block_at_realistic_size(real_ops, dtype, width, gram):
+    op = real_ops[dtype]
+    ref = op.partial_trace(1)
+    if gram:
+        ref = ref - op.shift * (op.n // 90) * torch.eye(90, dtype=torch.float64)
+    target = op.factor() if gram else op
+    res = reduce_to_axis(target, "time", gram=gram, exact=False, n_probes=6, random_state=0,
+                         block_width=width)
+    assert not res.exact and res.n_probes == 6 and res.n_applications == 6 * 90
+    assert res.matrix.dtype == dtype and res.rtol is None and not res.hit_cap
+    R = res.matrix.double()
+    # the error is what the reported standard error says it is (Frobenius, within 3 sigma)
+    err = float(torch.linalg.norm(R - ref))
+    assert 0 < res.stderr and err < 3 * res.stderr + 1e-4 * float(torch.linalg.norm(ref))
+    lo, hi = (x.double() for x in res.interval)
+    covered = ((lo <= ref + 1e-6) & (ref - 1e-6 <= hi)).double().mean()
+    assert covered > 0.85
+    # the group means average back to the estimate
+    torch.testing.assert_close(res.groups.double().mean(0), R, rtol=1e-4, atol=1e-6)
+
+
+def test_exact_partial_trace_at_realistic_size(real_ops):
+    op = real_ops[torch.float64]
+    A = op.factor()  # A A* has 16 input dimensions: exact over them, not over N = 46080
+    res = reduce_to_axis(A, "time", gram=True)
+    assert res.exact and res.n_applications == RANK == A.columns
+    ref = op.partial_trace(1) - op.shift * 512 * torch.eye(90, dtype=torch.float64)
+    torch.testing.assert_close(res.matrix, ref, rtol=1e-10, atol=1e-12)
+    for axis in (0, 2):
+        out = reduce_to_axis(A, axis, gram=True)
+        n = REAL[axis]
+        ref = op.partial_trace(axis) - op.shift * (op.n // n) * torch.eye(n, dtype=torch.float64)
+        torch.testing.assert_close(out.matrix, ref, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("width", [1, 2, 7])
+def test_exact_basis_partial_trace_multi_block(width):
+    # exact over the identity basis of the other axes in uneven blocks (M = 4 * 8 = 32)
+    from linalg_helpers import LowRankPlusShift
+
+    op = LowRankPlusShift((4, 30, 8), torch.linspace(1, 0.1, 20), shift=0.01, seed=1)
+    res = reduce_to_axis(op, "time", exact=True, block_width=width)
+    torch.testing.assert_close(res.matrix, op.partial_trace(1), rtol=1e-10, atol=1e-12)
+    assert res.n_applications == 960
+
+
+def test_adaptive_partial_trace_meets_rtol_or_says_cap(real_ops):
+    from linalg_helpers import LowRankPlusShift
+
+    op = LowRankPlusShift((6, 20, 8), torch.linspace(1, 0.2, 12), shift=0.05, seed=2,
+                          time_scale=8.0)
+    ref = op.partial_trace(1)
+    res = reduce_to_axis(op, "time", exact=False, rtol=0.05, random_state=1)
+    assert res.rtol == 0.05 and res.n_probes >= 32 and res.converged and not res.hit_cap
+    rel = float(torch.linalg.norm(res.matrix - ref) / torch.linalg.norm(ref))
+    assert rel <= 0.05
+    # at the realistic size, a cap far below what rtol=1e-4 needs: stops there and says so
+    capped = reduce_to_axis(real_ops[torch.float64].factor(), "time", gram=True, exact=False,
+                            rtol=1e-4, n_probes=4, max_applications=12 * 90, random_state=1)
+    assert capped.hit_cap and not capped.converged and capped.n_probes == 12
+    assert "hit cap" in str(capped)
