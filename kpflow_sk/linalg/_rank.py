@@ -153,7 +153,7 @@ def effective_rank(op, *, method="pr", axis=None, reduce="trace", gram=False, ex
     acc = check_accuracy(budget, rtol, max_applications, initial,
                          default_cap=max(DEFAULT_MAX_APPLICATIONS, var95_cap or 0))
     if exact if exact is not None else G.dense_cost <= EXACT_MAX_DIM:
-        lam = dense_eigenvalues(G.dense()).cpu().numpy()
+        lam = G.dense_spectrum().cpu().numpy()
         return EffectiveRank(_dense_rank(lam, method), method, G.counter.n, True,
                              trace=float(np.clip(lam, 0, None).sum()))
     gen = check_generator(random_state, G.device)

@@ -121,22 +121,32 @@ class PartialTrace:
         return int(np.count_nonzero(self.counts))
 
 
-def grow(pt, acc, ratio_fn):
-    """Add probes to ``pt`` until ``ratio_fn(pt) <= 1`` or the cap; True when it hit the cap.
+def grow(pt, acc, ratio_fn, exact_cost=None):
+    """Add probes to ``pt`` until ``ratio_fn(pt) <= 1`` or the cap.
 
     ``ratio_fn`` returns the interval half-width over ``rtol * scale`` of the quantity of
     interest; the next round aims at the probe count that the 1/sqrt(p) law predicts.
+    With ``exact_cost`` (applications of the exact partial trace, when within the cap), the
+    estimate gives up as soon as the probes it predicts it still needs would cost more than
+    the exact answer.
+
+    Returns
+    -------
+    {"met", "cap", "exact"}
     """
     cap_probes = max(1, acc.cap // pt.cost)
     while True:
         ratio = ratio_fn(pt)
         if ratio <= 1:
-            return False
-        room = cap_probes - pt.n_probes
-        if room <= 0:
-            return True
+            return "met"
         p = pt.n_probes
-        want = math.ceil(p * min(ratio, 2.0) ** 2 * 1.1) if np.isfinite(ratio) else 2 * p
+        predicted = math.ceil(p * ratio**2 * 1.1) if np.isfinite(ratio) else math.inf
+        if exact_cost is not None and (predicted - p) * pt.cost >= exact_cost:
+            return "exact"
+        room = cap_probes - p
+        if room <= 0:
+            return "cap"
+        want = min(predicted, 4 * p)
         pt.add(min(room, max(want - p, max(1, p // 4))))
 
 
@@ -177,7 +187,9 @@ def reduce_to_axis(op, axis, reduce="trace", *, gram=False, exact=None, n_probes
     rtol : float, optional
         Adaptive estimate: probes are added until the ~95% half-width of ``||G_ax||_F``,
         ``t * ||sem||_F``, is at most ``rtol ||G_ax||_F`` (default ``DEFAULT_RTOL`` = 0.02
-        when ``n_probes`` is not given).
+        when ``n_probes`` is not given). When the probes still needed are predicted to cost
+        more than the exact partial trace (and that fits in the cap), the exact one is
+        computed instead (unless ``exact=False``).
     max_applications : int, optional
         Cap of the adaptive estimate, default ``256 n`` (256 probes).
     random_state : None, int, numpy or torch generator
@@ -204,6 +216,7 @@ def reduce_to_axis(op, axis, reduce="trace", *, gram=False, exact=None, n_probes
     if reduce == "mean":
         R = compress_each(G, a, torch.ones(M, 1, dtype=G.dtype, device=G.device))[0] / M
         return AxisReduction((R + R.mT) / 2, a, reduce, G.counter.n, True, 1)
+    auto = exact is None  # exact=False forbids the exact fallback too
     if exact is None:
         exact = exact_cost(G) <= acc.initial or G.n <= EXACT_MAX_DIM
     if exact:
@@ -211,10 +224,20 @@ def reduce_to_axis(op, axis, reduce="trace", *, gram=False, exact=None, n_probes
         return AxisReduction(R, a, reduce, G.counter.n, True, M)
     pt = PartialTrace(G, a, check_generator(random_state, G.device), block_width)
     pt.add(max(1, acc.initial // n_axis))
-    hit = False
+    outcome = "met"
     if not acc.fixed:
-        hit = grow(pt, acc, lambda p: _frobenius_ratio(p, acc.target))
-    return axis_result(pt, reduce, acc, hit)
+        outcome = grow(pt, acc, lambda p: _frobenius_ratio(p, acc.target),
+                       _fallback(G, acc) if auto else None)
+    if outcome == "exact":
+        R = exact_partial_trace(G, a, block_width)
+        return AxisReduction(R, a, reduce, G.counter.n, True, M)
+    return axis_result(pt, reduce, acc, outcome == "cap")
+
+
+def _fallback(G, acc):
+    """Exact cost when the exact partial trace fits in the remaining cap, else None."""
+    cost = exact_cost(G)
+    return cost if G.counter.n + cost <= acc.cap else None
 
 
 def _frobenius_ratio(pt, rtol):
@@ -295,7 +318,8 @@ def measure_on_axis(op, axis, reduce, stat, *, gram=False, exact=None, n_probes=
     """A statistic of the reduced matrix, with its uncertainty and an adaptive budget.
 
     ``stat(matrix) -> float or ndarray`` (a rank, the top eigenvalues). On a randomized
-    partial trace its standard error is a jackknife over the probe groups, and probes are
+    partial trace its value is jackknife bias-corrected and its standard error a jackknife
+    over the probe groups (16 groups, or one per probe when fewer), and probes are
     added until every entry's ~95% half-width ``t * se`` is at most
     ``rtol * max(|value|, floor * max|value|)``, or the cap (parameters as in
     :func:`reduce_to_axis`).
@@ -311,6 +335,7 @@ def measure_on_axis(op, axis, reduce, stat, *, gram=False, exact=None, n_probes=
     G = SymmetricView(op, gram)
     a = resolve_axis(axis, G.shape)
     n_axis = G.shape[a]
+    M = G.n // n_axis
     acc = check_accuracy(None if n_probes is None else n_probes * n_axis, rtol,
                          max_applications, DEFAULT_N_PROBES * n_axis,
                          default_cap=DEFAULT_MAX_PROBES * n_axis, minimum=n_axis)
@@ -325,9 +350,15 @@ def measure_on_axis(op, axis, reduce, stat, *, gram=False, exact=None, n_probes=
     pt.add(max(1, acc.initial // n_axis))
 
     def spread(p):
-        value = np.asarray(stat(p.matrix()), dtype=np.float64)
+        # Jackknife over the probe groups, bias-corrected: a nonlinear statistic of a noisy
+        # matrix is biased by O(1/probes) (noise inflates tr(G^2), spreads eigenvalues), and
+        # the correction g v - (g - 1) mean(v_loo) removes that order (for tr(G^2) exactly:
+        # it is then the U-statistic over distinct groups).
+        plain = np.asarray(stat(p.matrix()), dtype=np.float64)
         loo = np.stack([np.asarray(stat(L), dtype=np.float64) for L in p.leave_one_out()])
-        return value, jackknife_stderr(loo), p.n_groups - 1
+        g = p.n_groups
+        value = plain - (g - 1) * (loo.mean(0) - plain) if g > 1 else plain
+        return value, jackknife_stderr(loo), g - 1
 
     def ratio(p):
         value, se, dof = spread(p)
@@ -340,6 +371,13 @@ def measure_on_axis(op, axis, reduce, stat, *, gram=False, exact=None, n_probes=
             r = np.where(scale > 0, hw / (acc.target * scale), np.where(hw > 0, np.inf, 0.0))
         return float(np.max(r)) if r.size else 0.0
 
-    hit = False if acc.fixed else grow(pt, acc, ratio)
+    outcome = "met" if acc.fixed else grow(pt, acc, ratio,
+                                           _fallback(G, acc) if exact is None else None)
+    if outcome == "exact":
+        R = exact_partial_trace(G, a, block_width)
+        red = AxisReduction(R, a, reduce, G.counter.n, True, M)
+        value = stat(R)
+        return red, value, np.zeros_like(np.asarray(value, dtype=np.float64)), math.inf, False
     value, se, dof = spread(pt)
+    hit = outcome == "cap"
     return axis_result(pt, reduce, acc, hit), value, se, dof, hit

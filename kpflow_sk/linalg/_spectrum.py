@@ -251,7 +251,7 @@ def top_eigenvalues(op, k, *, method="lanczos", gram=False, n_applications=None,
     default = default_budget(k, method, gram)
     limit = budget if budget is not None else default
     if exact if exact is not None else (limit is not None and G.dense_cost <= limit):
-        values = dense_eigenvalues(G.dense())[:k]
+        values = G.dense_spectrum()[:k]
         return Spectrum(frozen_array(values.cpu()), G.counter.n, True, "dense")
     gen = check_generator(random_state, G.device)
     if method == "randomized" and budget is None:

@@ -119,6 +119,19 @@ class SymmetricView:
         G = _columns(self.A.mm, self.n, self.n, self.dtype, self.device)
         return (G + G.mT) / 2
 
+    def dense_spectrum(self):
+        """Eigenvalues of G, descending, float64, from the smaller dense matrix.
+
+        For ``A A*`` with fewer input than output dimensions, ``A* A`` (n_in x n_in) has the
+        same nonzero eigenvalues; the missing ones are zeros, padded to ``n``.
+        """
+        if self.gram and self.A.n_in < self.A.n_out:
+            M = _columns(self.A.mm, self.A.n_in, self.A.n_out, self.dtype, self.device)
+            small = torch.linalg.eigvalsh((M.mT @ M).double()).flip(0)
+            pad = torch.zeros(self.n - small.numel(), dtype=small.dtype, device=small.device)
+            return torch.cat([small, pad])
+        return torch.linalg.eigvalsh(self.dense().double()).flip(0)
+
     @property
     def dense_cost(self):
         return self.A.dense_cost if self.gram else self.n

@@ -193,3 +193,18 @@ def test_adaptive_partial_trace_meets_rtol_or_says_cap(real_ops):
                             rtol=1e-4, n_probes=4, max_applications=12 * 90, random_state=1)
     assert capped.hit_cap and not capped.converged and capped.n_probes == 12
     assert "hit cap" in str(capped)
+
+
+def test_adaptive_partial_trace_falls_back_to_exact_when_cheaper():
+    from linalg_helpers import LowRankPlusShift
+
+    # A A* with 300 input dimensions, time axis of 4: the first round (32 probes x 4) is
+    # cheaper than exact (300), but 2% on this random factor would need far more probes
+    op = LowRankPlusShift((50, 4, 40), torch.linspace(1, 0.5, 300), seed=4)
+    A = op.factor()
+    res = reduce_to_axis(A, "time", gram=True, random_state=0)
+    assert res.exact and res.n_applications == 32 * 4 + 300 == A.columns
+    torch.testing.assert_close(res.matrix, op.partial_trace(1), rtol=1e-10, atol=1e-12)
+    A.columns = 0
+    forced = reduce_to_axis(A, "time", gram=True, exact=False, random_state=0)
+    assert not forced.exact and forced.n_applications == A.columns > 32 * 4
