@@ -165,11 +165,17 @@ class Spectrum:
     stderr : float
         ``max(errors)``.
     interval : (ndarray, ndarray)
-        Per-eigenvalue ~95% interval ``(lo, hi)``. Lanczos Ritz values are lower bounds of
-        the eigenvalues (Cauchy interlacing), so there ``lo = values``.
+        Per-eigenvalue interval ``(lo, hi)``: ~95% for a randomized partial trace; for
+        Lanczos / range finders from the Rayleigh-Ritz residuals. Lanczos Ritz values are
+        lower bounds of the eigenvalues (Cauchy interlacing), so there ``lo = values``; the
+        residual bound ``hi`` is an a-posteriori estimate that can miss an eigenvalue the
+        Krylov space has not found yet (clustered, unconverged spectra: then ``converged``
+        is normally False too).
     rtol, converged, hit_cap, bound
-        As in :class:`Estimate`; ``converged`` when every eigenvalue's half-width is within
-        ``rtol`` of it (eigenvalues below ``1e-6`` of the largest are judged against that).
+        As in :class:`Estimate`; ``converged`` when, for every eigenvalue, the largest
+        distance from the value to an end of its interval is within ``rtol`` of it
+        (eigenvalues below ``SPECTRUM_FLOOR`` = 1e-3 of the largest are judged against
+        that).
     """
 
     values: np.ndarray

@@ -13,7 +13,7 @@ import torch
 
 from kpflow_sk.linalg._accuracy import DEFAULT_MAX_APPLICATIONS, check_accuracy, t_quantile
 from kpflow_sk.linalg._checks import EXACT_MAX_DIM, check_choice, check_exact, check_int
-from kpflow_sk.linalg._krylov import BlockKrylov
+from kpflow_sk.linalg._krylov import BlockKrylov, ritz_bounds
 from kpflow_sk.linalg._random import check_generator, gaussian
 from kpflow_sk.linalg._reduce import REDUCTIONS, measure_on_axis
 from kpflow_sk.linalg._results import Spectrum, frozen_array
@@ -62,7 +62,8 @@ def _lanczos(G, k, acc, generator, block_size, n_oversamples, n_power_iter):
     hit = False
     while True:
         theta, err = (x.cpu().numpy()[:k] for x in krylov.ritz_errors())
-        if acc.fixed or krylov.exhausted or _ratio(theta, err / 2, acc.target) <= 1:
+        # the Ritz value sits at the bottom of [theta, theta + err]: its error is up to err
+        if acc.fixed or krylov.exhausted or _ratio(theta, err, acc.target) <= 1:
             break
         room = (acc.cap - G.counter.n) // (G.cost * krylov.b)
         if room < 1:
@@ -95,12 +96,10 @@ def _randomized(G, k, acc, generator, block_size, n_oversamples, n_power_iter):
 
 
 def _ritz_bounds(theta, resid):
-    """``min(r, r^2 / gap)`` per Ritz value (see :meth:`BlockKrylov.ritz_errors`)."""
-    diff = np.abs(theta[:, None] - theta[None, :])
-    np.fill_diagonal(diff, np.inf)
-    gap = diff.min(axis=1) if theta.size > 1 else np.full_like(theta, np.inf)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.minimum(resid, np.where(gap > 0, resid**2 / gap, resid))
+    """:func:`ritz_bounds` on numpy arrays."""
+    out = ritz_bounds(torch.as_tensor(theta, dtype=torch.float64),
+                      torch.as_tensor(resid, dtype=torch.float64))
+    return out.numpy()
 
 
 def _nystrom(G, k, rank, n_power_iter, acc, generator):
@@ -167,7 +166,7 @@ def _rsvd(G, k, rank, n_power_iter, acc, generator):
         resid = (Y @ (Rz @ V) - Q.double() @ (V * sv.square())).norm(dim=0)
         th = sv.square().cpu().numpy()
         err = _ritz_bounds(th, resid.cpu().numpy())[:k]
-        if acc.fixed or _ratio(values, err / 2, acc.target) <= 1:
+        if acc.fixed or _ratio(values, err, acc.target) <= 1:
             break
         if acc.cap - G.counter.n < rank:
             hit = True
@@ -277,7 +276,9 @@ def _spectrum_result(values, lo, hi, n, method, acc, hit, axis=None, reduce=None
     values = np.asarray(values, dtype=np.float64)
     lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
     errors = (hi - lo) / 2 if errors is None else np.asarray(errors, dtype=np.float64)
-    converged = bool(_ratio(values, (hi - lo) / 2, acc.target) <= 1)
+    # the largest distance from the value to an end of its interval (all of it for a Ritz
+    # value, which is the interval's lower end)
+    converged = bool(_ratio(values, np.maximum(values - lo, hi - values), acc.target) <= 1)
     stderr = float(np.max(errors)) if errors.size else 0.0
     return Spectrum(frozen_array(values), n, False, method, axis, reduce, frozen_array(errors),
                     stderr, (frozen_array(lo), frozen_array(hi)), acc.rtol, converged,
