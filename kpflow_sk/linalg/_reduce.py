@@ -314,12 +314,14 @@ def compress_each(G, a, Z):
 
 def measure_on_axis(op, axis, reduce, stat, *, gram=False, exact=None, n_probes=None,
                     rtol=None, max_applications=None, random_state=None, block_width=None,
-                    floor=0.0):
+                    floor=0.0, bias_correct=True):
     """A statistic of the reduced matrix, with its uncertainty and an adaptive budget.
 
     ``stat(matrix) -> float or ndarray`` (a rank, the top eigenvalues). On a randomized
-    partial trace its value is jackknife bias-corrected and its standard error a jackknife
-    over the probe groups (16 groups, or one per probe when fewer), and probes are
+    partial trace its value is jackknife bias-corrected (``bias_correct``; not for sorted
+    eigenvalues, whose leave-one-out values swap places between close neighbours) and its
+    standard error a jackknife over the probe groups (16, or one per probe when fewer),
+    and probes are
     added until every entry's ~95% half-width ``t * se`` is at most
     ``rtol * max(|value|, floor * max|value|)``, or the cap (parameters as in
     :func:`reduce_to_axis`).
@@ -357,7 +359,7 @@ def measure_on_axis(op, axis, reduce, stat, *, gram=False, exact=None, n_probes=
         plain = np.asarray(stat(p.matrix()), dtype=np.float64)
         loo = np.stack([np.asarray(stat(L), dtype=np.float64) for L in p.leave_one_out()])
         g = p.n_groups
-        value = plain - (g - 1) * (loo.mean(0) - plain) if g > 1 else plain
+        value = plain - (g - 1) * (loo.mean(0) - plain) if g > 1 and bias_correct else plain
         return value, jackknife_stderr(loo), g - 1
 
     def ratio(p):

@@ -333,7 +333,7 @@ def spectrum(op, k=20, *, axis=None, reduce="trace", gram=False, method="lanczos
         red, values, se, dof, hit = measure_on_axis(
             op, axis, reduce, stat, gram=gram, exact=exact, n_probes=n_probes, rtol=rtol,
             max_applications=max_applications, random_state=random_state,
-            floor=SPECTRUM_FLOOR)
+            floor=SPECTRUM_FLOOR, bias_correct=False)
         if red.exact:
             return Spectrum(frozen_array(values), red.n_applications, True, "dense", red.axis,
                             reduce)

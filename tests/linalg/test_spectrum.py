@@ -121,3 +121,74 @@ def test_spectrum_and_top_eigenvalues_bad_input(exp_600):
         spectrum(exp_600, reduce="max")
     with pytest.raises(ValueError, match=r"axis.*valid choices"):
         spectrum(exp_600, axis="space")
+
+
+# --------------------------------------------------------------------------- realistic sizes
+class _LowRankPlusDiagonal:
+    """``F diag(lam) F^T + diag(d)`` on (8, 90, 16): no closed-form spectrum (eigsh decides)."""
+
+    def __init__(self, dtype):
+        g = torch.Generator().manual_seed(12)
+        self.in_shape = self.out_shape = (8, 90, 16)
+        n = 8 * 90 * 16
+        self.F = torch.linalg.qr(torch.randn(n, 24, generator=g, dtype=torch.float64))[0]
+        self.lam = torch.exp(-torch.arange(24, dtype=torch.float64) / 5)
+        self.d = 0.05 * torch.rand(n, generator=g, dtype=torch.float64) ** 4
+        self.dtype, self.device = dtype, torch.device("cpu")
+
+    def _apply(self, X):
+        return self.F @ (self.lam[:, None] * (self.F.T @ X)) + self.d[:, None] * X
+
+    def matmat(self, Q):
+        k = Q.shape[-1]
+        return self._apply(Q.reshape(-1, k).double()).to(self.dtype).reshape(*self.in_shape, k)
+
+    rmatmat = matmat
+
+    def scipy(self):
+        from scipy.sparse.linalg import LinearOperator
+
+        n = self.F.shape[0]
+        return LinearOperator((n, n), matvec=lambda x: self._apply(
+            torch.as_tensor(x).reshape(n, -1)).numpy().ravel(), dtype=np.float64)
+
+
+@pytest.fixture(scope="module")
+def eigsh_reference():
+    from scipy.sparse.linalg import eigsh
+
+    op = _LowRankPlusDiagonal(torch.float64)
+    vals = eigsh(op.scipy(), k=12, which="LA", tol=1e-12, return_eigenvectors=False)
+    return np.sort(vals)[::-1]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("method", ["lanczos", "randomized"])
+def test_whole_space_spectrum_against_eigsh(eigsh_reference, dtype, method):
+    op = _LowRankPlusDiagonal(dtype)
+    res = spectrum(op, k=10, method=method, random_state=0)  # N = 11520 > 4096: estimated
+    assert not res.exact and res.converged and not res.hit_cap
+    tol = 1e-6 if dtype == torch.float64 and method == "lanczos" else 2e-2
+    np.testing.assert_allclose(res.values, eigsh_reference[:10], rtol=tol)
+    lo, hi = res.interval
+    slack = 1e-9 if dtype == torch.float64 else 1e-4
+    assert np.all(lo <= eigsh_reference[:10] + slack) and np.all(eigsh_reference[:10] <= hi
+                                                                 + slack)
+
+
+@pytest.mark.parametrize("width", [2, 5])
+def test_axis_spectrum_randomized_multi_block_realistic(monkeypatch, width):
+    import kpflow_sk.linalg._reduce as reduce_mod
+    from linalg_helpers import LowRankPlusShift
+
+    monkeypatch.setattr(reduce_mod, "block_columns", lambda n, *a, **k: width)
+    op = LowRankPlusShift((16, 90, 32), torch.exp(-torch.arange(16.0) / 4), seed=3,
+                          time_scale=25.0)
+    A = op.factor()
+    ref = torch.linalg.eigvalsh(op.partial_trace(1)).flip(0)[:5].numpy()
+    res = spectrum(A, k=5, axis="time", gram=True, exact=False, n_probes=40, random_state=0)
+    assert not res.exact and res.n_applications == 40 * 90 and A.calls == -(-40 // width)
+    assert res.method == "partial-trace" and np.all(res.errors > 0)
+    assert np.all(np.abs(res.values - ref) < 4 * res.errors + 1e-12), (res.values, ref)
+    # noise spreads the eigenvalues of a 40-probe estimate (top ones up ~10% here)
+    np.testing.assert_allclose(res.values, ref, rtol=0.2)
