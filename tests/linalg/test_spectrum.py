@@ -178,8 +178,9 @@ def test_whole_space_spectrum_against_eigsh(eigsh_reference, dtype, method):
 
 @pytest.mark.parametrize("width", [2, 5])
 def test_axis_spectrum_randomized_multi_block_realistic(monkeypatch, width):
-    import kpflow_sk.linalg._reduce as reduce_mod
     from linalg_helpers import LowRankPlusShift
+
+    import kpflow_sk.linalg._reduce as reduce_mod
 
     monkeypatch.setattr(reduce_mod, "block_columns", lambda n, *a, **k: width)
     op = LowRankPlusShift((16, 90, 32), torch.exp(-torch.arange(16.0) / 4), seed=3,
