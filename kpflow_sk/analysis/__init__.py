@@ -1,5 +1,18 @@
-"""KPFlow analysis: the decomposition of a model's gradient flow and its measures."""
+"""KPFlow analysis: the decomposition of a model's gradient flow, its measures, and tracking
+during fit (the analysis batch and the ``kp_history_`` record schema)."""
 
+from kpflow_sk.analysis._collapse import COLLAPSE_DIM, collapse_dim
+from kpflow_sk.analysis._conventions import CONVENTIONS, FIGURE_NCOMP, figure_rank
 from kpflow_sk.analysis._decomposition import MEASURED_OPERATORS, KPDecomposition
+from kpflow_sk.analysis._tracking import (
+    HISTORY_FIELDS,
+    RANK_FIELDS,
+    analysis_batch,
+    network_decomposition,
+    select_analysis_trials,
+    snapshot,
+)
 
-__all__ = ["KPDecomposition", "MEASURED_OPERATORS"]
+__all__ = ["KPDecomposition", "MEASURED_OPERATORS", "collapse_dim", "COLLAPSE_DIM",
+           "CONVENTIONS", "FIGURE_NCOMP", "figure_rank", "HISTORY_FIELDS", "RANK_FIELDS",
+           "analysis_batch", "network_decomposition", "select_analysis_trials", "snapshot"]

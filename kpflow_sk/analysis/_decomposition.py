@@ -6,6 +6,13 @@ import numpy as np
 import torch
 
 from kpflow_sk import linalg
+from kpflow_sk.analysis._collapse import collapse_dim
+from kpflow_sk.analysis._conventions import (
+    CONVENTIONS,
+    check_convention,
+    figure_rank,
+    resolve_ncomp,
+)
 from kpflow_sk.operators import Trajectory, kp_operators
 
 __all__ = ["KPDecomposition", "MEASURED_OPERATORS"]
@@ -20,8 +27,6 @@ MEASURED_OPERATORS = {
     "J": "parameter Jacobian J, measured through its Gram J J* (= K)",
 }
 AXES = (None, "trial", "time", "hidden")
-# operator applications per whole-space rank while tracking (accuracy: a few percent)
-_TRACKING_BUDGET = 32
 REDUCTIONS = ("trace", "mean")
 METHODS = ("pr", "var95")
 
@@ -61,6 +66,8 @@ class KPDecomposition:
 
     Attributes
     ----------
+    loss : float or None
+        ``loss_fn(Z)``, the loss ``err`` was taken from (None when ``err`` was given).
     X, Z, err, adjoint, dz : Tensor of shape (B, T, .)
         ``adjoint = P* err`` (the BPTT gradient dL/dZ through the recurrence) and
         ``dz = - Theta err`` (the hidden-trajectory velocity under gradient flow).
@@ -89,6 +96,9 @@ class KPDecomposition:
         self._ops = kp_operators(traj)
         self.random_state = random_state
         self.n_probes = n_probes
+        self._ranks = {}  # seeded, hence reproducible: measures are computed once
+        self._mean_grams = {}
+        self.loss = None
         B = traj.shape[0]
         if loss_fn is not None and err is not None:
             raise ValueError("pass either loss_fn or err, not both")
@@ -99,6 +109,7 @@ class KPDecomposition:
                 if not torch.is_tensor(loss) or loss.ndim != 0:
                     raise ValueError("loss_fn must return a scalar tensor")
                 (err,) = torch.autograd.grad(loss, Zl)
+            self.loss = float(loss.detach())
         if err is not None:
             err = torch.as_tensor(err).to(dtype=traj.dtype, device=traj.device)
             if tuple(err.shape) != traj.shape:
@@ -153,6 +164,55 @@ class KPDecomposition:
             A = A.T
         return A
 
+    def _factor(self, name, convention, whole_space):
+        """The A whose Gram ``A A*`` a convention measures for the operator ``name``.
+
+        ``"default"``: K, P P*, Theta themselves (A = J, P, P J). ``"reference"`` and
+        ``"figure"``: the Gram of the named operator itself (K^2, P P*, Theta^2).
+        """
+        if convention == "default":
+            return self._measured(name, whole_space)
+        if name not in MEASURED_OPERATORS:
+            raise ValueError(f"unknown operator {name!r}; valid choices: "
+                             f"{sorted(MEASURED_OPERATORS)}")
+        A = self._ops[name]
+        if whole_space and np.prod(A.in_shape) < np.prod(A.out_shape):
+            A = A.T
+        return A
+
+    @staticmethod
+    def _resolve(convention, axis, reduce, method, ncomp):
+        """``(reduce, method)`` of a measure under ``convention``; ValueError on a clash."""
+        check_convention(convention)
+        if convention == "default":
+            if ncomp is not None:
+                raise ValueError("ncomp is a parameter of convention='figure' only")
+            return ("trace" if reduce is None else reduce), ("pr" if method is None else method)
+        if reduce not in (None, "mean"):
+            raise ValueError(f"convention={convention!r} compresses with reduce='mean' (as the "
+                             f"reference code does); got reduce={reduce!r}")
+        want = "pr" if convention == "reference" else "figure"
+        if method not in (None, want):
+            raise ValueError(f"convention={convention!r} defines its own number "
+                             f"(method={want!r}); got method={method!r}")
+        if convention == "figure" and axis is None:
+            raise ValueError("convention='figure' measures one axis (the paper's figure is the "
+                             "time axis): pass axis='time'")
+        if convention == "reference" and ncomp is not None:
+            raise ValueError("ncomp is a parameter of convention='figure' only")
+        return "mean", want
+
+    def _mean_gram_eigenvalues(self, name, axis):
+        """Eigenvalues (descending, float64) of the Gram of ``name`` compressed onto ``axis``
+        with ``reduce="mean"`` (exact; cached), and the AxisReduction."""
+        key = (name, axis)
+        if key not in self._mean_grams:
+            red = linalg.reduce_to_axis(self._factor(name, "reference", False), axis, "mean",
+                                        gram=True)
+            lam = torch.linalg.eigvalsh(red.matrix.double()).flip(0).cpu().numpy()
+            self._mean_grams[key] = (lam, red)
+        return self._mean_grams[key]
+
     def _kw(self, n_applications, block_size=None):
         kw = {"random_state": self.random_state}
         n = n_applications if n_applications is not None else self.n_probes
@@ -163,55 +223,121 @@ class KPDecomposition:
         return kw
 
     # ------------------------------------------------------------------ measures
-    def effective_rank(self, name, axis=None, reduce="trace", method="pr", *,
-                       n_applications=None, exact=None, block_size=None):
-        """Effective rank of an operator (DESIGN.md section 3).
+    def effective_rank(self, name, axis=None, reduce=None, method=None, *,
+                       convention="default", ncomp=None, n_applications=None, exact=None,
+                       block_size=None, return_result=False):
+        """Effective rank of an operator under a named convention (DESIGN.md section 3.1).
 
         Parameters
         ----------
         name : {"K", "P", "PPt", "Theta", "J"}
         axis : {None, "trial", "time", "hidden"}
             Whole trajectory space, or the operator reduced to one axis.
-        reduce : {"trace", "mean"}
-            Partial trace, or compression onto inputs constant along the other axes.
-        method : {"pr", "var95"}
+        reduce : {None, "trace", "mean"}
+            Partial trace, or compression onto inputs constant along the other axes. None:
+            ``"trace"`` under ``"default"``, ``"mean"`` (the only choice) otherwise.
+        method : {None, "pr", "var95"}
+            ``"default"`` only (None: ``"pr"``); the other conventions define their number.
+        convention : {"default", "reference", "figure"}, default="default"
+            - ``"default"`` (this package): K, P P*, Theta themselves, ``pr`` or ``var95``.
+            - ``"reference"`` (the reference code's ``Operator.effdim``): ``pr`` of the
+              mean-compressed Gram of the operator, K^2, P P*, Theta^2; reproduces its
+              printed effdims (e.g. hidden-axis P K P* 35.98 on a GRU H=64, B=20, T=90).
+            - ``"figure"`` (the paper's "effective rank over GD" figure, poster Fig. 4, on
+              ``axis="time"``): the mean-compressed Gram measured by
+              :func:`~kpflow_sk.analysis.figure_rank` over its top ``ncomp`` eigenvalues.
+        ncomp : None, "all" or int
+            ``"figure"`` only: leading eigenvalues kept. None: 20 for K (and J, Theta), 60
+            for P (the authors' over-training script, the poster's right panel); ``"all"``
+            for the before-training panel.
         n_applications : int, optional
-            Budget of the randomized estimate.
+            Budget of the randomized whole-space estimate.
         exact : bool or None
             Force the dense path (True) or the randomized one (False).
         block_size : int, optional
             Krylov block width of the randomized estimate (wider = fewer sequential passes).
+        return_result : bool, default=False
+            Return the :class:`kpflow_sk.linalg.EffectiveRank` (value, applications used,
+            exactness, bound flag) instead of the float.
 
         Returns
         -------
-        float
+        float or EffectiveRank
+            Calls with the same arguments return the same (cached) result: every estimate
+            is seeded with ``random_state``.
         """
-        A = self._measured(name, axis is None)
-        res = linalg.effective_rank(A, method=method, axis=axis, reduce=reduce, gram=True,
-                                    exact=exact, **self._kw(n_applications, block_size))
-        return float(res.value)
+        key = (name, axis, reduce, method, convention, ncomp, n_applications, exact,
+               block_size)
+        res = self._ranks.get(key)
+        if res is None:
+            res = self._rank(name, axis, reduce, method, convention, ncomp, n_applications,
+                             exact, block_size)
+            self._ranks[key] = res
+        return res if return_result else float(res.value)
 
-    def spectrum(self, name, k=20, axis=None, reduce="trace"):
-        """Top-k eigenvalues (descending) of the operator's Gram, whole space or one axis.
+    def _rank(self, name, axis, reduce, method, convention, ncomp, n_applications, exact,
+              block_size):
+        reduce, method = self._resolve(convention, axis, reduce, method, ncomp)
+        if convention != "default" and axis is not None:
+            lam, red = self._mean_gram_eigenvalues(name, axis)
+            if convention == "reference":
+                value = linalg.participation_ratio(lam)
+            else:
+                value = figure_rank(lam, resolve_ncomp(ncomp, name, lam.size))
+            return linalg.EffectiveRank(value, method, red.n_applications, red.exact, red.axis,
+                                        "mean", float(np.clip(lam, 0, None).sum()))
+        A = self._factor(name, convention, axis is None)
+        return linalg.effective_rank(A, method=method, axis=axis, reduce=reduce, gram=True,
+                                     exact=exact, **self._kw(n_applications, block_size))
+
+    def spectrum(self, name, k=20, axis=None, reduce=None, *, convention="default",
+                 return_result=False):
+        """Top-k eigenvalues (descending) of the measured operator, whole space or one axis.
+
+        Parameters
+        ----------
+        name, axis, reduce, convention
+            As in :meth:`effective_rank`: ``"default"`` gives the eigenvalues of K, P P*,
+            Theta; ``"reference"`` and ``"figure"`` those of the (mean-compressed) Gram
+            K^2, P P*, Theta^2 that their ranks are computed from.
+        k : int, default=20
+        return_result : bool, default=False
+            Return the :class:`kpflow_sk.linalg.Spectrum` instead of the array.
 
         Returns
         -------
-        ndarray of shape (k,)
+        ndarray of shape (k,) or Spectrum
         """
-        A = self._measured(name, axis is None)
-        res = linalg.spectrum(A, k=k, axis=axis, reduce=reduce, gram=True,
-                              random_state=self.random_state)
-        return np.array(res.values, dtype=np.float64)
+        reduce, _ = self._resolve(convention, axis, reduce, None, None)
+        if convention != "default" and axis is not None:
+            lam, red = self._mean_gram_eigenvalues(name, axis)
+            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not (
+                    1 <= k <= lam.size):
+                raise ValueError(f"k must be an int in [1, {lam.size}], got {k!r}")
+            values = np.array(lam[:k], dtype=np.float64)
+            values.setflags(write=False)
+            res = linalg.Spectrum(values, red.n_applications, red.exact, "dense", red.axis,
+                                  "mean")
+        else:
+            res = linalg.spectrum(self._factor(name, convention, axis is None), k=k,
+                                  axis=axis, reduce=reduce, gram=True,
+                                  random_state=self.random_state)
+        return res if return_result else np.array(res.values, dtype=np.float64)
 
-    def alignment(self, a, b):
-        """Frobenius cosine ``tr(A B*) / sqrt(tr(A A*) tr(B B*))`` of two named operators."""
+    def alignment(self, a, b, *, return_result=False):
+        """Frobenius cosine ``tr(A B*) / sqrt(tr(A A*) tr(B B*))`` of two named operators.
+
+        Returns
+        -------
+        float or Alignment
+        """
         res = linalg.alignment(self.operator(a), self.operator(b),
                                random_state=self.random_state)
-        return float(res.value)
+        return res if return_result else float(res.value)
 
-    def collapse_dim(self):
-        """Participation ratio of Theta on the whole trajectory space (``collapse_dim_``)."""
-        return self.effective_rank("Theta", axis=None, method="pr")
+    def collapse_dim(self, *, return_result=False):
+        """Collapse dimension (``collapse_dim_``): see :func:`kpflow_sk.analysis.collapse_dim`."""
+        return collapse_dim(self, return_result=return_result)
 
     def task_updates(self):
         """Per-task hidden-trajectory updates ``dz_j = - Theta err_j``.
@@ -246,53 +372,73 @@ class KPDecomposition:
         cos.fill_diagonal_(1.0)
         return cos.detach().cpu().numpy()
 
-    def history_record(self, n_applications=None):
-        """The quantities tracked during fit (``kp_history_`` fields, without iteration/loss).
+    def history_record(self):
+        """The measured fields of a ``kp_history_`` record (see
+        :data:`kpflow_sk.analysis.HISTORY_FIELDS`; without iteration and losses)."""
+        from kpflow_sk.analysis._tracking import measures_record
 
-        Whole-space ranks use a tracking budget (``n_applications``, default ``n_probes`` or
-        32 operator applications, in one wide Krylov block plus Hutchinson probes: a few
-        sequential passes instead of dozens); time-axis ranks (``reduce="mean"``) are exact.
-        """
-        budget = n_applications or self.n_probes or _TRACKING_BUDGET
-        rec = {}
-        for name in ("K", "P", "Theta"):
-            # exact=False: never densify while tracking (the Krylov space covers a small space
-            # exactly within the budget anyway)
-            rec[f"rank_{name}"] = self.effective_rank(
-                name, axis=None, method="pr", n_applications=budget, exact=False,
-                block_size=max(1, budget // 4))
-            rec[f"rank_{name}_time"] = self.effective_rank(name, axis="time", reduce="mean")
-        rec["collapse_dim"] = rec["rank_Theta"]
-        ta = self.task_alignment()
-        rec["task_alignment"] = None if ta is None else ta.tolist()
-        return rec
+        return measures_record(self)
 
     def table(self, names=("K", "P", "Theta"), axes=AXES, reductions=REDUCTIONS,
-              methods=METHODS):
-        """The full table of effective ranks: operators x axes x reductions x definitions.
+              methods=METHODS, *, convention="default", ncomp=None):
+        """The table of effective ranks: conventions x operators x axes x reductions x methods.
+
+        Parameters
+        ----------
+        names, axes, reductions, methods : sequences
+            What the ``"default"`` convention measures (``reductions`` and ``methods`` are
+            fixed by the other conventions).
+        convention : str or sequence of str, default="default"
+            One of ``"default"``, ``"reference"``, ``"figure"``, several, or ``"all"``.
+            ``"figure"`` rows are on the time axis only (the paper's figure).
+        ncomp : None, "all" or int
+            ``ncomp`` of the ``"figure"`` rows (see :meth:`effective_rank`).
 
         Returns
         -------
         list of dict
-            Records ``{"operator", "axis", "reduce", "method", "rank"}`` (``reduce`` is None
-            on the whole space); ``pandas.DataFrame(D.table())`` makes a table.
+            Records ``{"convention", "operator", "axis", "reduce", "method", "rank",
+            "n_applications", "exact", "lower_bound", "ncomp"}`` (``reduce`` is None on the
+            whole space, ``ncomp`` None except for ``"figure"``);
+            ``pandas.DataFrame(D.table())`` makes a table.
         """
+        if isinstance(convention, str):
+            conventions = tuple(CONVENTIONS) if convention == "all" else (convention,)
+        else:
+            conventions = tuple(convention)
+        T = self.trajectory.shape[1]
         rows = []
-        for name in names:
-            for axis in axes:
-                for reduce in ((None,) if axis is None else reductions):
-                    for method in methods:
-                        r = self.effective_rank(name, axis=axis, reduce=reduce or "trace",
-                                                method=method)
-                        rows.append({"operator": name, "axis": axis or "all",
-                                     "reduce": reduce, "method": method, "rank": r})
+        for conv in conventions:
+            check_convention(conv)
+            for name in names:
+                for axis in axes:
+                    if conv == "default":
+                        combos = [(r, m) for r in ((None,) if axis is None else reductions)
+                                  for m in methods]
+                    elif conv == "reference":
+                        combos = [(None if axis is None else "mean", "pr")]
+                    else:
+                        combos = [("mean", "figure")] if axis == "time" else []
+                    for reduce, method in combos:
+                        nc = ncomp if conv == "figure" else None
+                        res = self.effective_rank(
+                            name, axis=axis, reduce=reduce or ("trace" if conv == "default"
+                                                               else None),
+                            method=method, convention=conv, ncomp=nc, return_result=True)
+                        rows.append({
+                            "convention": conv, "operator": name, "axis": axis or "all",
+                            "reduce": reduce, "method": method, "rank": float(res.value),
+                            "n_applications": int(res.n_applications), "exact": res.exact,
+                            "lower_bound": bool(res.lower_bound),
+                            "ncomp": resolve_ncomp(nc, name, T) if conv == "figure" else None})
         return rows
 
     def summary(self):
-        """The headline numbers: shapes, collapse dim, ranks of K, P, Theta, task alignment."""
+        """The headline numbers: shapes, loss, collapse dim, ranks of K, P, Theta (in the
+        ``"default"`` convention, named by the ``convention`` field), task alignment."""
         B, T, H = self.trajectory.shape
         out = {"n_trials": B, "n_timesteps": T, "hidden_size": H,
-               "n_params": self.trajectory.parameter_space.size}
+               "n_params": self.trajectory.parameter_space.size, "loss": self.loss}
         out.update(self.history_record())
         if self.err is not None:
             out["loss_gradient_norm"] = float(self.err.norm())

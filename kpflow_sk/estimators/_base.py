@@ -24,6 +24,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from kpflow_sk.analysis import _tracking as tracking
+from kpflow_sk.analysis._tracking import select_analysis_trials  # noqa: F401 (moved there)
 from kpflow_sk.cells import CELLS, NONLINEARITIES, Cell, get_cell
 from kpflow_sk.cells._node import TABLEAUS
 from kpflow_sk.estimators._dynamics import DynamicsMixin
@@ -71,36 +73,6 @@ def _state_to_cpu(obj):
     if isinstance(obj, (list, tuple)):
         return type(obj)(_state_to_cpu(v) for v in obj)
     return obj
-
-
-def select_analysis_trials(n_samples, n_trials, task_ids, rng):
-    """Indices of the analysis batch: ``n_trials`` trials, stratified by task.
-
-    Each task gets a share proportional to its size (largest remainder), at least one trial
-    when ``n_trials >= n_tasks``; trials within a task are drawn at random.
-
-    Returns
-    -------
-    idx : ndarray of int, sorted
-    """
-    if n_trials >= n_samples:
-        return np.arange(n_samples)
-    if task_ids is None:
-        return np.sort(rng.choice(n_samples, size=n_trials, replace=False))
-    labels, inverse, counts = np.unique(task_ids, return_inverse=True, return_counts=True)
-    quota = counts * n_trials / n_samples
-    take = np.floor(quota).astype(int)
-    if n_trials >= len(labels):
-        take = np.maximum(take, 1)
-    # hand out what is left by largest remainder, never more than a task has
-    while take.sum() < n_trials:
-        room = np.where(take < counts, quota - take, -np.inf)
-        take[int(np.argmax(room))] += 1
-    while take.sum() > n_trials:
-        take[int(np.argmax(take - quota))] -= 1
-    idx = [rng.choice(np.flatnonzero(inverse == k), size=t, replace=False)
-           for k, t in enumerate(take) if t > 0]
-    return np.sort(np.concatenate(idx))
 
 
 class BaseRecurrentEstimator(DynamicsMixin, TrainingLoopMixin, BaseEstimator):
@@ -469,15 +441,8 @@ class BaseRecurrentEstimator(DynamicsMixin, TrainingLoopMixin, BaseEstimator):
             n = X3.shape[0]
             train_idx, val_idx = self._split(n, targets, seq2seq, rng, incremental)
             if self._kp_batch is None or not incremental:
-                pick = select_analysis_trials(
-                    len(train_idx), self.kp_n_trials,
-                    None if task_ids is None else task_ids[train_idx], rng)
-                sel = train_idx[pick]
-                self._kp_batch = dict(
-                    X=X3[sel], target=targets[sel],
-                    weight=None if weight is None else weight[sel],
-                    task_ids=None if task_ids is None else task_ids[sel])
-                self._kp_seed = int(rng.randint(np.iinfo(np.int32).max))
+                self._kp_batch, self._kp_seed = tracking.analysis_batch(
+                    X3, targets, weight, task_ids, train_idx, self.kp_n_trials, rng)
             self._kp_cache = {}
             if self.kp_track_every and self.n_iter_ == 0 and not self.kp_history_:
                 self._track()
@@ -570,29 +535,12 @@ class BaseRecurrentEstimator(DynamicsMixin, TrainingLoopMixin, BaseEstimator):
         return self._forward_numpy(X3, "hidden")
 
     # ================================================================== KPFlow analysis
-    def _analysis_loss(self, target, weight):
-        """``L(Z)``: the training loss as a function of the hidden trajectory (readout fixed)."""
-        W = self.module_.readout.weight.detach()
-        b = self.module_.readout.bias.detach()
-        seq2seq = self._seq2seq
-
-        def loss_fn(Z):
-            y_hat = torch.nn.functional.linear(Z if seq2seq else Z[:, -1], W, b)
-            return self.get_loss(y_hat, target, weight)
-
-        return loss_fn
-
+    # (the logic lives in kpflow_sk.analysis._tracking; these are thin calls)
     def _decomposition(self, X3, targets, weight, task_ids, seed=None):
-        from kpflow_sk.analysis import KPDecomposition
-
-        device = self.device_
-        params = {k: v.detach() for k, v in self.module_.cell_params().items()}
-        target = self._to_tensor(np.ascontiguousarray(targets), device)
-        w = None if weight is None else self._to_tensor(np.ascontiguousarray(weight), device)
-        return KPDecomposition(
-            self.module_.cell, params, self._to_tensor(np.ascontiguousarray(X3), device),
-            loss_fn=self._analysis_loss(target, w), task_ids=task_ids,
-            random_state=self._kp_seed if seed is None else seed, n_probes=self.kp_probes)
+        return tracking.network_decomposition(
+            self.module_, self.get_loss, self._seq2seq, X3, targets, weight, task_ids,
+            device=self.device_, random_state=self._kp_seed if seed is None else seed,
+            n_probes=self.kp_probes)
 
     def decompose(self, X, y, task_ids=None, *, sample_weight=None, mask=None):
         """KPFlow decomposition of the fitted network on any data.
@@ -617,25 +565,11 @@ class BaseRecurrentEstimator(DynamicsMixin, TrainingLoopMixin, BaseEstimator):
         return self._decomposition(b["X"], b["target"], b["weight"], b["task_ids"])
 
     def _track(self):
-        """Append one ``kp_history_`` record at the current iteration."""
+        """Append one ``kp_history_`` record (:func:`kpflow_sk.analysis.snapshot`)."""
         with torch.enable_grad():
             D = self._analysis_batch_decomposition()
-            record = {"iteration": int(self.n_iter_),
-                      "loss": float(self._analysis_loss_value(D)),
-                      "train_loss": self.loss_curve_[-1] if self.loss_curve_ else None}
-            record.update(D.history_record())
-            if "collapse_dim" not in record:
-                record["collapse_dim"] = float(D.collapse_dim())
-            if "task_alignment" not in record:
-                record["task_alignment"] = D.task_alignment()
-        self.kp_history_.append(record)
-
-    def _analysis_loss_value(self, D):
-        b = self._kp_batch
-        target = self._to_tensor(np.ascontiguousarray(b["target"]))
-        w = None if b["weight"] is None else self._to_tensor(np.ascontiguousarray(b["weight"]))
-        with torch.no_grad():
-            return self._analysis_loss(target, w)(D.Z).item()
+            self.kp_history_.append(tracking.snapshot(
+                D, self.n_iter_, self.loss_curve_[-1] if self.loss_curve_ else None))
 
     def _kp_cached(self, key, compute):
         check_is_fitted(self)
@@ -655,7 +589,8 @@ class BaseRecurrentEstimator(DynamicsMixin, TrainingLoopMixin, BaseEstimator):
     def collapse_dim_(self):
         """Effective rank (participation ratio) of Theta on the whole trajectory space of the
         analysis batch at the end of fit (DESIGN.md section 3)."""
-        return self._kp_cached("collapse_dim", lambda: float(self.kp_decompose_.collapse_dim()))
+        return self._kp_cached("collapse_dim",
+                               lambda: tracking.collapse_dim(self.kp_decompose_))
 
     @property
     def task_alignment_(self):

@@ -1,0 +1,211 @@
+"""Tracking during fit: the analysis batch, the snapshot, and the record schema.
+
+The estimators call these functions; plotting, the CLI and the report read the records
+through :data:`HISTORY_FIELDS` instead of retyping their keys. Every rank in a record is
+computed by :class:`~kpflow_sk.analysis.KPDecomposition` with its own seed and default budget,
+and ``collapse_dim`` by :func:`~kpflow_sk.analysis.collapse_dim`, so a record of the final
+weights equals ``collapse_dim_`` and ``kp_decompose_.summary()``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from kpflow_sk.analysis._collapse import collapse_dim
+
+__all__ = ["HISTORY_FIELDS", "RANK_FIELDS", "select_analysis_trials", "analysis_batch",
+           "analysis_loss", "network_decomposition", "measures_record", "snapshot"]
+
+#: Rank fields of a record: field -> (operator, axis, reduce, method), all in the
+#: ``"default"`` convention (DESIGN.md section 3.1).
+RANK_FIELDS = {
+    "rank_K": ("K", None, None, "pr"),
+    "rank_P": ("P", None, None, "pr"),
+    "rank_Theta": ("Theta", None, None, "pr"),
+    "rank_K_time": ("K", "time", "mean", "pr"),
+    "rank_P_time": ("P", "time", "mean", "pr"),
+    "rank_Theta_time": ("Theta", "time", "mean", "pr"),
+}
+
+#: The ``kp_history_`` record schema: field -> what it holds. Every record has every field.
+HISTORY_FIELDS = {
+    "iteration": "epochs completed when the snapshot was taken (0: at initialisation)",
+    "loss": "training loss on the analysis batch (the loss KPDecomposition computes err from)",
+    "train_loss": "mean training loss of the last epoch (None at iteration 0)",
+    "rank_K": "effective rank (pr) of K on the whole trajectory space",
+    "rank_P": "effective rank (pr) of P P* on the whole trajectory space",
+    "rank_Theta": "effective rank (pr) of Theta on the whole trajectory space",
+    "rank_K_time": "effective rank (pr) of K on the time axis, reduce='mean'",
+    "rank_P_time": "effective rank (pr) of P P* on the time axis, reduce='mean'",
+    "rank_Theta_time": "effective rank (pr) of Theta on the time axis, reduce='mean'",
+    "collapse_dim": "collapse dimension (kpflow_sk.analysis.collapse_dim; = rank_Theta)",
+    "task_alignment": "(n_tasks, n_tasks) cosines of the per-task updates, nested list; None "
+                      "without task labels",
+    "convention": "effective-rank convention of the rank fields (DESIGN.md section 3.1)",
+}
+
+
+def select_analysis_trials(n_samples, n_trials, task_ids, rng):
+    """Indices of the analysis batch: ``n_trials`` trials, stratified by task.
+
+    Each task gets a share proportional to its size (largest remainder), at least one trial
+    when ``n_trials >= n_tasks``; trials within a task are drawn at random.
+
+    Parameters
+    ----------
+    n_samples : int
+    n_trials : int
+    task_ids : ndarray of shape (n_samples,) or None
+    rng : numpy.random.RandomState
+
+    Returns
+    -------
+    idx : ndarray of int, sorted
+    """
+    if n_trials >= n_samples:
+        return np.arange(n_samples)
+    if task_ids is None:
+        return np.sort(rng.choice(n_samples, size=n_trials, replace=False))
+    labels, inverse, counts = np.unique(task_ids, return_inverse=True, return_counts=True)
+    quota = counts * n_trials / n_samples
+    take = np.floor(quota).astype(int)
+    if n_trials >= len(labels):
+        take = np.maximum(take, 1)
+    # hand out what is left by largest remainder, never more than a task has
+    while take.sum() < n_trials:
+        room = np.where(take < counts, quota - take, -np.inf)
+        take[int(np.argmax(room))] += 1
+    while take.sum() > n_trials:
+        take[int(np.argmax(take - quota))] -= 1
+    idx = [rng.choice(np.flatnonzero(inverse == k), size=t, replace=False)
+           for k, t in enumerate(take) if t > 0]
+    return np.sort(np.concatenate(idx))
+
+
+def analysis_batch(X3, targets, weight, task_ids, train_idx, n_trials, rng):
+    """The analysis batch of a fit: ``n_trials`` training trials, stratified by task.
+
+    Parameters
+    ----------
+    X3 : ndarray of shape (n, T, d)
+    targets : ndarray
+        Targets in the estimator's loss form (first axis: trials).
+    weight : ndarray of shape (n,) or (n, T), or None
+    task_ids : ndarray of shape (n,) or None
+    train_idx : ndarray of int
+        Indices of the training trials (the batch is drawn from these).
+    n_trials : int
+    rng : numpy.random.RandomState
+
+    Returns
+    -------
+    batch : dict
+        ``X``, ``target``, ``weight``, ``task_ids`` of the selected trials.
+    seed : int
+        Seed of every randomized measure on this batch (drawn from ``rng`` after the trials).
+    """
+    pick = select_analysis_trials(len(train_idx), n_trials,
+                                  None if task_ids is None else task_ids[train_idx], rng)
+    sel = train_idx[pick]
+    batch = dict(X=X3[sel], target=targets[sel],
+                 weight=None if weight is None else weight[sel],
+                 task_ids=None if task_ids is None else task_ids[sel])
+    return batch, int(rng.randint(np.iinfo(np.int32).max))
+
+
+def analysis_loss(readout, get_loss, target, weight, seq2seq):
+    """``L(Z)``: the training loss as a function of the hidden trajectory (readout fixed).
+
+    Parameters
+    ----------
+    readout : torch.nn.Linear
+        The network's readout ``y_t = W_out z_t + b_out`` (detached here).
+    get_loss : callable
+        ``get_loss(output, target, weight) -> scalar`` (the estimator's own loss).
+    target, weight : Tensor or None
+    seq2seq : bool
+        Loss at every step (True) or at the last step only (False).
+
+    Returns
+    -------
+    callable
+        ``loss_fn(Z)`` for Z of shape (B, T, H).
+    """
+    W = readout.weight.detach()
+    b = readout.bias.detach()
+
+    def loss_fn(Z):
+        y_hat = torch.nn.functional.linear(Z if seq2seq else Z[:, -1], W, b)
+        return get_loss(y_hat, target, weight)
+
+    return loss_fn
+
+
+def network_decomposition(module, get_loss, seq2seq, X3, targets, weight, task_ids, *,
+                          device, random_state, n_probes=None):
+    """KPDecomposition of a recurrent network on a batch, with its training loss.
+
+    Parameters
+    ----------
+    module : RecurrentNetwork
+        Has ``cell``, ``cell_params()`` and ``readout``.
+    get_loss : callable
+        The estimator's loss, ``get_loss(output, target, weight)``.
+    seq2seq : bool
+    X3 : ndarray of shape (B, T, d)
+    targets : ndarray
+    weight : ndarray or None
+    task_ids : ndarray of shape (B,) or None
+    device : torch.device
+    random_state : int
+        Seed of every randomized measure.
+    n_probes : int or None
+        Budget of the randomized estimates (None: linalg's default).
+
+    Returns
+    -------
+    KPDecomposition
+    """
+    from kpflow_sk.analysis._decomposition import KPDecomposition
+
+    def tensor(a):
+        return None if a is None else torch.from_numpy(np.ascontiguousarray(a)).to(device)
+
+    params = {k: v.detach() for k, v in module.cell_params().items()}
+    loss_fn = analysis_loss(module.readout, get_loss, tensor(targets), tensor(weight), seq2seq)
+    return KPDecomposition(module.cell, params, tensor(X3), loss_fn=loss_fn,
+                           task_ids=task_ids, random_state=random_state, n_probes=n_probes)
+
+
+def measures_record(D):
+    """The measured fields of a record (every field of :data:`HISTORY_FIELDS` except
+    ``iteration``, ``loss`` and ``train_loss``)."""
+    # rank_Theta is the collapse dimension by definition: the same call (D caches it)
+    rec = {"collapse_dim": collapse_dim(D)}
+    for field, (name, axis, reduce, method) in RANK_FIELDS.items():
+        rec[field] = D.effective_rank(name, axis=axis, reduce=reduce, method=method)
+    ta = D.task_alignment()
+    rec["task_alignment"] = None if ta is None else ta.tolist()
+    rec["convention"] = "default"
+    return rec
+
+
+def snapshot(D, iteration, train_loss=None):
+    """One ``kp_history_`` record of a decomposition, with every field of HISTORY_FIELDS.
+
+    Parameters
+    ----------
+    D : KPDecomposition
+        Built with the training loss (``loss_fn``); its ``loss`` is the record's ``loss``.
+    iteration : int
+    train_loss : float or None
+
+    Returns
+    -------
+    dict
+    """
+    rec = {"iteration": int(iteration), "loss": D.loss,
+           "train_loss": None if train_loss is None else float(train_loss)}
+    rec.update(measures_record(D))
+    return {k: rec[k] for k in HISTORY_FIELDS}
