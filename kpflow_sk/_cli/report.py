@@ -15,19 +15,15 @@ import warnings
 import numpy as np
 
 from kpflow_sk._cli.text import format_matrix, format_table
+from kpflow_sk.analysis import HISTORY_LABELS, SUMMARY_FIELDS, TABLE_FIELDS
 
 __all__ = ["measure", "render_text", "write_model_report", "jsonable_params"]
 
-#: Columns of the training table: kp_history_ field -> header.
-HISTORY_COLUMNS = {
-    "iteration": "iteration",
-    "loss": "loss",
-    "rank_K": "rank K",
-    "rank_P": "rank P",
-    "collapse_dim": "collapse dim",
-    "rank_K_time": "rank K (time)",
-    "rank_Theta_time": "rank Theta (time)",
-}
+#: Columns of the training table: kp_history_ field -> header (the record schema lives in
+#: kpflow_sk.analysis).
+HISTORY_COLUMNS = {k: HISTORY_LABELS[k] for k in TABLE_FIELDS}
+#: Columns of the end-of-training table: summary field -> header.
+SUMMARY_COLUMNS = {k: HISTORY_LABELS[k] for k in SUMMARY_FIELDS}
 #: Operators whose leading eigenvalues are plotted (whole trajectory space).
 SPECTRA = ("K", "P", "Theta")
 #: At most this many snapshots are printed (evenly spaced, first and last kept).
@@ -60,7 +56,7 @@ def _summary(D, history, n_iter):
         out = {"n_trials": B, "n_timesteps": T, "hidden_size": H,
                "n_params": D.trajectory.parameter_space.size}
         out.update({k: v for k, v in history[-1].items()
-                    if k not in ("iteration", "loss", "train_loss")})
+                    if k not in ("iteration", "train_loss")})
         return out
     return D.summary()
 
@@ -131,14 +127,13 @@ def render_text(m, *, header="", analysis="End of training (analysis batch)"):
     hist = m["history"]
     if hist:
         lines += ["", "KPFlow during training (analysis batch; collapse dim = effective rank "
-                      "of Theta = P K P*)",
+                      "of Theta = P K P*; ranks: participation ratio, convention 'default')",
                   format_table(_history_rows(hist), list(HISTORY_COLUMNS.values()))]
     s = m["summary"]
-    lines += ["", analysis,
-              format_table([[s.get("collapse_dim"), s.get("rank_K"), s.get("rank_P"),
-                             s.get("rank_Theta_time"), m["r2"]]],
-                           ["collapse dim", "rank K", "rank P", "rank Theta (time)",
-                            "R^2 (held out)"])]
+    lines += ["", f"{analysis} (ranks: participation ratio, convention "
+                  f"{s.get('convention', 'default')!r})",
+              format_table([[s.get(k) for k in SUMMARY_COLUMNS] + [m["r2"]]],
+                           list(SUMMARY_COLUMNS.values()) + ["R^2 (held out)"])]
     lines += ["", "Accuracy on held-out trials",
               format_table([[k, v] for k, v in m["scores"].items()], ["task", "accuracy"])]
     if m["task_alignment"] is not None:

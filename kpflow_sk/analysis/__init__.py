@@ -6,7 +6,10 @@ from kpflow_sk.analysis._conventions import CONVENTIONS, FIGURE_NCOMP, figure_ra
 from kpflow_sk.analysis._decomposition import MEASURED_OPERATORS, KPDecomposition
 from kpflow_sk.analysis._tracking import (
     HISTORY_FIELDS,
+    HISTORY_LABELS,
     RANK_FIELDS,
+    SUMMARY_FIELDS,
+    TABLE_FIELDS,
     analysis_batch,
     network_decomposition,
     select_analysis_trials,
@@ -14,5 +17,6 @@ from kpflow_sk.analysis._tracking import (
 )
 
 __all__ = ["KPDecomposition", "MEASURED_OPERATORS", "collapse_dim", "COLLAPSE_DIM",
-           "CONVENTIONS", "FIGURE_NCOMP", "figure_rank", "HISTORY_FIELDS", "RANK_FIELDS",
+           "CONVENTIONS", "FIGURE_NCOMP", "figure_rank", "HISTORY_FIELDS", "HISTORY_LABELS",
+           "RANK_FIELDS", "TABLE_FIELDS", "SUMMARY_FIELDS",
            "analysis_batch", "network_decomposition", "select_analysis_trials", "snapshot"]

@@ -14,8 +14,9 @@ import torch
 
 from kpflow_sk.analysis._collapse import collapse_dim
 
-__all__ = ["HISTORY_FIELDS", "RANK_FIELDS", "select_analysis_trials", "analysis_batch",
-           "analysis_loss", "network_decomposition", "measures_record", "snapshot"]
+__all__ = ["HISTORY_FIELDS", "HISTORY_LABELS", "TABLE_FIELDS", "SUMMARY_FIELDS", "RANK_FIELDS",
+           "select_analysis_trials", "analysis_batch", "analysis_loss", "network_decomposition",
+           "measures_record", "snapshot"]
 
 #: Rank fields of a record: field -> (operator, axis, reduce, method), all in the
 #: ``"default"`` convention (DESIGN.md section 3.1).
@@ -44,6 +45,20 @@ HISTORY_FIELDS = {
                       "without task labels",
     "convention": "effective-rank convention of the rank fields (DESIGN.md section 3.1)",
 }
+
+#: Short label of each field, for table headers and figure legends.
+HISTORY_LABELS = {
+    "iteration": "iteration", "loss": "loss", "train_loss": "train loss",
+    "rank_K": "rank K", "rank_P": "rank P P*", "rank_Theta": "rank Theta",
+    "rank_K_time": "rank K (time)", "rank_P_time": "rank P P* (time)",
+    "rank_Theta_time": "rank Theta (time)", "collapse_dim": "collapse dim",
+    "task_alignment": "task alignment", "convention": "convention",
+}
+#: Fields of the printed training table (CLI, report).
+TABLE_FIELDS = ("iteration", "loss", "rank_K", "rank_P", "collapse_dim", "rank_K_time",
+                "rank_Theta_time")
+#: Fields of the printed end-of-training table (CLI, report).
+SUMMARY_FIELDS = ("collapse_dim", "rank_K", "rank_P", "rank_Theta_time")
 
 
 def select_analysis_trials(n_samples, n_trials, task_ids, rng):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.ticker import FuncFormatter
 
+from kpflow_sk.analysis import HISTORY_FIELDS, RANK_FIELDS
+
 from ._base import figure_and_axes
 
 __all__ = ["plot_training", "OPERATOR_LABELS", "OPERATOR_COLORS"]
@@ -14,7 +16,14 @@ OPERATOR_LABELS = {"K": "K", "P": "P", "Theta": "Θ", "PPt": "P P*", "J": "J"}
 #: A fixed colour per operator, so K, P and Theta look the same in every figure.
 OPERATOR_COLORS = {"K": "C0", "P": "C1", "Theta": "C2", "PPt": "C3", "J": "C4"}
 
-_REQUIRED = ("iteration", "loss", "rank_K", "rank_P", "rank_Theta")
+#: kp_history_ fields of each drawn operator (the schema lives in kpflow_sk.analysis):
+#: operator -> (whole-space field, time-axis field)
+_RANK_LINES = {
+    op: tuple(next(f for f, (o, ax, _, _) in RANK_FIELDS.items() if o == op and ax == axis)
+              for axis in (None, "time"))
+    for op in ("K", "P", "Theta")}
+_REQUIRED = ("iteration", "loss") + tuple(whole for whole, _ in _RANK_LINES.values())
+assert set(_REQUIRED) <= set(HISTORY_FIELDS)
 
 
 def _columns(history):
@@ -44,6 +53,13 @@ def _columns(history):
     return {k: v[order] for k, v in cols.items()}
 
 
+def _convention(history):
+    """The ``convention`` field of the records (``"default"`` when absent)."""
+    records = history.to_dict("records") if hasattr(history, "to_dict") else list(history)
+    names = {r.get("convention") or "default" for r in records}
+    return names.pop() if len(names) == 1 else "mixed"
+
+
 def _positive(y):
     """NaN where ``y <= 0``: a log axis cannot show those points."""
     return np.where(y > 0, y, np.nan)
@@ -68,7 +84,8 @@ def plot_training(history, *, ax=None, rank_scale="auto", figsize=(10, 3.8)):
     Parameters
     ----------
     history : list of dict or pandas.DataFrame
-        One record per snapshot, e.g. ``est.kp_history_``. Required fields: ``iteration``,
+        One record per snapshot, e.g. ``est.kp_history_`` (schema:
+        :data:`kpflow_sk.analysis.HISTORY_FIELDS`). Required fields: ``iteration``,
         ``loss``, ``rank_K``, ``rank_P``, ``rank_Theta`` (effective ranks on the whole
         trajectory space). Optional: ``train_loss`` (drawn thin next to ``loss``),
         ``rank_K_time``, ``rank_P_time``, ``rank_Theta_time`` (time-axis ranks, drawn
@@ -113,10 +130,9 @@ def plot_training(history, *, ax=None, rank_scale="auto", figsize=(10, 3.8)):
     ax_loss.set_title("Loss")
     ax_loss.legend(loc="upper right", fontsize=8)
 
-    for name in ("K", "P", "Theta"):
+    for name, (whole_key, time_key) in _RANK_LINES.items():
         label, color = OPERATOR_LABELS[name], OPERATOR_COLORS[name]
-        ax_rank.plot(it, cols[f"rank_{name}"], color=color, marker=".", label=label)
-        time_key = f"rank_{name}_time"
+        ax_rank.plot(it, cols[whole_key], color=color, marker=".", label=label)
         if time_key in cols and np.isfinite(cols[time_key]).any():
             ax_rank.plot(it, cols[time_key], color=color, ls="--",
                          label=f"{label} (time axis)")
@@ -131,7 +147,7 @@ def plot_training(history, *, ax=None, rank_scale="auto", figsize=(10, 3.8)):
         ax_rank.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
         _readable_log_ticks(ax_rank, ranks)
     ax_rank.set_xlabel("iteration")
-    ax_rank.set_ylabel("effective rank")
+    ax_rank.set_ylabel(f"effective rank (pr, convention {_convention(history)!r})")
     title = "Effective rank of K, P, Θ"
     if "collapse_dim" in cols and np.isfinite(cols["collapse_dim"]).any():
         last = cols["collapse_dim"][np.isfinite(cols["collapse_dim"])][-1]

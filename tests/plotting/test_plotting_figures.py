@@ -53,7 +53,7 @@ def test_training_panels_lines_and_labels():
     assert ax_loss.get_xlabel() == "iteration" and ax_loss.get_ylabel() == "loss"
     assert _legend(ax_loss) == ["loss", "train loss"]
     assert len(ax_rank.lines) == 6
-    assert ax_rank.get_ylabel() == "effective rank"
+    assert ax_rank.get_ylabel() == "effective rank (pr, convention 'default')"
     assert _legend(ax_rank) == ["K", "K (time axis)", "P", "P (time axis)", "Θ",
                                 "Θ (time axis)"]
     styles = [line.get_linestyle() for line in ax_rank.lines]
