@@ -210,7 +210,7 @@ def write_model_report(folder, *, title, est, D, test, m, recipe, extra=None):
     tables = {"Accuracy on held-out trials": [{"task": k, "accuracy": v}
                                               for k, v in m["scores"].items()]}
     if m["history"]:
-        tables["KPFlow snapshots during training"] = [
+        tables["KPFlow snapshots during training (ranks: pr, convention 'default')"] = [
             {h: rec.get(k) for k, h in HISTORY_COLUMNS.items()} for rec in m["history"]]
     if m["task_alignment"] is not None:
         names = m["alignment_names"]
