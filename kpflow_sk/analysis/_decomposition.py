@@ -202,12 +202,14 @@ class KPDecomposition:
             raise ValueError("ncomp is a parameter of convention='figure' only")
         return "mean", want
 
-    def _mean_gram_eigenvalues(self, name, axis):
-        """Eigenvalues (descending, float64) of the Gram of ``name`` compressed onto ``axis``
-        with ``reduce="mean"`` (exact; cached), and the AxisReduction."""
-        key = (name, axis)
+    def _mean_gram_eigenvalues(self, name, axis, convention="reference"):
+        """Eigenvalues (descending, float64) of the operator ``convention`` measures for
+        ``name`` (``"default"``: K, P P*, Theta; else their Gram), compressed onto ``axis``
+        with ``reduce="mean"`` (exact, so cached), and the AxisReduction."""
+        kind = "default" if convention == "default" else "gram"
+        key = (kind, name, axis)
         if key not in self._mean_grams:
-            red = linalg.reduce_to_axis(self._factor(name, "reference", False), axis, "mean",
+            red = linalg.reduce_to_axis(self._factor(name, convention, False), axis, "mean",
                                         gram=True)
             lam = torch.linalg.eigvalsh(red.matrix.double()).flip(0).cpu().numpy()
             self._mean_grams[key] = (lam, red)
@@ -278,12 +280,14 @@ class KPDecomposition:
     def _rank(self, name, axis, reduce, method, convention, ncomp, n_applications, exact,
               block_size):
         reduce, method = self._resolve(convention, axis, reduce, method, ncomp)
-        if convention != "default" and axis is not None:
-            lam, red = self._mean_gram_eigenvalues(name, axis)
-            if convention == "reference":
-                value = linalg.participation_ratio(lam)
-            else:
+        if axis is not None and reduce == "mean":
+            # exact: one reduction serves every convention and method of this operator
+            lam, red = self._mean_gram_eigenvalues(name, axis, convention)
+            if method == "figure":
                 value = figure_rank(lam, resolve_ncomp(ncomp, name, lam.size))
+            else:
+                value = (linalg.participation_ratio(lam) if method == "pr" else
+                         linalg.var95_rank(lam)[0])
             return linalg.EffectiveRank(value, method, red.n_applications, red.exact, red.axis,
                                         "mean", float(np.clip(lam, 0, None).sum()))
         A = self._factor(name, convention, axis is None)

@@ -18,15 +18,17 @@ __all__ = ["HISTORY_FIELDS", "HISTORY_LABELS", "TABLE_FIELDS", "SUMMARY_FIELDS",
            "select_analysis_trials", "analysis_batch", "analysis_loss", "network_decomposition",
            "measures_record", "snapshot"]
 
-#: Rank fields of a record: field -> (operator, axis, reduce, method), all in the
-#: ``"default"`` convention (DESIGN.md section 3.1).
+#: Rank fields of a record: field -> (operator, axis, reduce, method, convention)
+#: (DESIGN.md section 3.1; ``"figure"`` with its default ``ncomp``, 20 for K, 60 for P).
 RANK_FIELDS = {
-    "rank_K": ("K", None, None, "pr"),
-    "rank_P": ("P", None, None, "pr"),
-    "rank_Theta": ("Theta", None, None, "pr"),
-    "rank_K_time": ("K", "time", "mean", "pr"),
-    "rank_P_time": ("P", "time", "mean", "pr"),
-    "rank_Theta_time": ("Theta", "time", "mean", "pr"),
+    "rank_K": ("K", None, None, "pr", "default"),
+    "rank_P": ("P", None, None, "pr", "default"),
+    "rank_Theta": ("Theta", None, None, "pr", "default"),
+    "rank_K_time": ("K", "time", "mean", "pr", "default"),
+    "rank_P_time": ("P", "time", "mean", "pr", "default"),
+    "rank_Theta_time": ("Theta", "time", "mean", "pr", "default"),
+    "rank_K_time_figure": ("K", "time", "mean", None, "figure"),
+    "rank_P_time_figure": ("P", "time", "mean", None, "figure"),
 }
 
 #: The ``kp_history_`` record schema: field -> what it holds. Every record has every field.
@@ -40,10 +42,15 @@ HISTORY_FIELDS = {
     "rank_K_time": "effective rank (pr) of K on the time axis, reduce='mean'",
     "rank_P_time": "effective rank (pr) of P P* on the time axis, reduce='mean'",
     "rank_Theta_time": "effective rank (pr) of Theta on the time axis, reduce='mean'",
+    "rank_K_time_figure": "the paper's figure rank of K on the time axis (convention "
+                          "'figure', ncomp 20)",
+    "rank_P_time_figure": "the paper's figure rank of P P* on the time axis (convention "
+                          "'figure', ncomp 60)",
     "collapse_dim": "collapse dimension (kpflow_sk.analysis.collapse_dim; = rank_Theta)",
     "task_alignment": "(n_tasks, n_tasks) cosines of the per-task updates, nested list; None "
                       "without task labels",
-    "convention": "effective-rank convention of the rank fields (DESIGN.md section 3.1)",
+    "convention": "effective-rank convention of the rank fields without a '_figure' suffix "
+                  "(DESIGN.md section 3.1)",
 }
 
 #: Short label of each field, for table headers and figure legends.
@@ -51,12 +58,13 @@ HISTORY_LABELS = {
     "iteration": "iteration", "loss": "loss", "train_loss": "train loss",
     "rank_K": "rank K", "rank_P": "rank P P*", "rank_Theta": "rank Theta",
     "rank_K_time": "rank K (time)", "rank_P_time": "rank P P* (time)",
-    "rank_Theta_time": "rank Theta (time)", "collapse_dim": "collapse dim",
+    "rank_Theta_time": "rank Theta (time)", "rank_K_time_figure": "rank K (time, figure)",
+    "rank_P_time_figure": "rank P P* (time, figure)", "collapse_dim": "collapse dim",
     "task_alignment": "task alignment", "convention": "convention",
 }
 #: Fields of the printed training table (CLI, report).
 TABLE_FIELDS = ("iteration", "loss", "rank_K", "rank_P", "collapse_dim", "rank_K_time",
-                "rank_Theta_time")
+                "rank_Theta_time", "rank_P_time_figure")
 #: Fields of the printed end-of-training table (CLI, report).
 SUMMARY_FIELDS = ("collapse_dim", "rank_K", "rank_P", "rank_Theta_time")
 
@@ -198,8 +206,9 @@ def measures_record(D):
     ``iteration``, ``loss`` and ``train_loss``)."""
     # rank_Theta is the collapse dimension by definition: the same call (D caches it)
     rec = {"collapse_dim": collapse_dim(D)}
-    for field, (name, axis, reduce, method) in RANK_FIELDS.items():
-        rec[field] = D.effective_rank(name, axis=axis, reduce=reduce, method=method)
+    for field, (name, axis, reduce, method, convention) in RANK_FIELDS.items():
+        rec[field] = D.effective_rank(name, axis=axis, reduce=reduce, method=method,
+                                      convention=convention)
     ta = D.task_alignment()
     rec["task_alignment"] = None if ta is None else ta.tolist()
     rec["convention"] = "default"

@@ -19,7 +19,8 @@ OPERATOR_COLORS = {"K": "C0", "P": "C1", "Theta": "C2", "PPt": "C3", "J": "C4"}
 #: kp_history_ fields of each drawn operator (the schema lives in kpflow_sk.analysis):
 #: operator -> (whole-space field, time-axis field)
 _RANK_LINES = {
-    op: tuple(next(f for f, (o, ax, _, _) in RANK_FIELDS.items() if o == op and ax == axis)
+    op: tuple(next(f for f, (o, ax, _, _, conv) in RANK_FIELDS.items()
+                   if o == op and ax == axis and conv == "default")
               for axis in (None, "time"))
     for op in ("K", "P", "Theta")}
 _REQUIRED = ("iteration", "loss") + tuple(whole for whole, _ in _RANK_LINES.values())
