@@ -85,6 +85,8 @@ class KPDecomposition:
     torch.Size([4, 10, 8])
     >>> D.effective_rank("K", axis="hidden", reduce="mean") > 0
     True
+    >>> 0 < D.effective_rank("P", axis="time", convention="figure") <= 10
+    True
     """
 
     def __init__(self, cell, params, X, Z=None, *, h0=None, aux=None, loss_fn=None, err=None,

@@ -147,13 +147,16 @@ class RecurrentRegressor(RegressorMixin, TransformerMixin, BaseRecurrentEstimato
         access, then cached).
     collapse_dim_ : float
         Effective rank (participation ratio) of Theta on the analysis batch's trajectory
-        space.
+        space (:func:`kpflow_sk.analysis.collapse_dim`: the same number as the last
+        ``kp_history_`` record of the final weights and ``kp_decompose_.summary()``).
     task_alignment_ : ndarray of shape (n_tasks, n_tasks) or None
         Cosines between the per-task hidden-trajectory updates; None without ``task_ids``.
     kp_history_ : list of dict
-        One record per snapshot (``kp_track_every``): iteration, loss (on the analysis
-        batch), train_loss, effective ranks of K, P, Theta, collapse_dim, task_alignment.
-        ``pandas.DataFrame(est.kp_history_)`` gives a table.
+        One record per snapshot (``kp_track_every``) with the fields of
+        :data:`kpflow_sk.analysis.HISTORY_FIELDS`: iteration, loss (on the analysis batch),
+        train_loss, effective ranks of K, P, Theta (whole space and time axis, convention
+        ``"default"``; the paper's ``"figure"`` rank of K and P P* on the time axis),
+        collapse_dim, task_alignment. ``pandas.DataFrame(est.kp_history_)`` gives a table.
 
     Examples
     --------
