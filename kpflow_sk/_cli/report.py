@@ -127,7 +127,8 @@ def render_text(m, *, header="", analysis="End of training (analysis batch)"):
     hist = m["history"]
     if hist:
         lines += ["", "KPFlow during training (analysis batch; collapse dim = effective rank "
-                      "of Theta = P K P*; ranks: participation ratio, convention 'default')",
+                      "of Theta = P K P*; ranks: participation ratio, convention 'default', "
+                      "except 'figure': the paper's figure convention, DESIGN.md 3.1)",
                   format_table(_history_rows(hist), list(HISTORY_COLUMNS.values()))]
     s = m["summary"]
     lines += ["", f"{analysis} (ranks: participation ratio, convention "
