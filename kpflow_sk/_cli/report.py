@@ -135,6 +135,8 @@ def render_text(m, *, header="", analysis="End of training (analysis batch)"):
                   f"{s.get('convention', 'default')!r})",
               format_table([[s.get(k) for k in SUMMARY_COLUMNS] + [m["r2"]]],
                            list(SUMMARY_COLUMNS.values()) + ["R^2 (held out)"])]
+    if s.get("collapse_dim_estimate"):
+        lines.append(f"  collapse dim: {s['collapse_dim_estimate']}")
     lines += ["", "Accuracy on held-out trials",
               format_table([[k, v] for k, v in m["scores"].items()], ["task", "accuracy"])]
     if m["task_alignment"] is not None:

@@ -217,8 +217,15 @@ class KPDecomposition:
             self._mean_grams[key] = (lam, red)
         return self._mean_grams[key]
 
-    def _kw(self, n_applications, block_size=None):
-        kw = {"random_state": self.random_state}
+    def _kw(self, n_applications, block_size=None, rtol=None, max_applications=None):
+        """Keywords of a randomized linalg call: seed, budget or tolerance, cap.
+
+        A budget (``n_applications``, else the decomposition's ``n_probes``) without ``rtol``
+        is a fixed budget; otherwise the estimate adapts to ``rtol`` (default
+        ``linalg.DEFAULT_RTOL``, 2%) up to ``max_applications``.
+        """
+        kw = {"random_state": self.random_state, "rtol": rtol,
+              "max_applications": max_applications}
         n = n_applications if n_applications is not None else self.n_probes
         if n is not None:
             kw["n_applications"] = n
@@ -228,8 +235,9 @@ class KPDecomposition:
 
     # ------------------------------------------------------------------ measures
     def effective_rank(self, name, axis=None, reduce=None, method=None, *,
-                       convention="default", ncomp=None, n_applications=None, exact=None,
-                       block_size=None, return_result=False):
+                       convention="default", ncomp=None, rtol=None, max_applications=None,
+                       n_applications=None, exact=None, block_size=None,
+                       return_result=False):
         """Effective rank of an operator under a named convention (DESIGN.md section 3.1).
 
         Parameters
@@ -254,15 +262,22 @@ class KPDecomposition:
             ``"figure"`` only: leading eigenvalues kept. None: 20 for K (and J, Theta), 60
             for P (the authors' over-training script, the poster's right panel); ``"all"``
             for the before-training panel.
+        rtol : float, optional
+            Relative tolerance of a randomized estimate: its budget grows until the ~95%
+            interval half-width is at most ``rtol * value``, up to ``max_applications``
+            (default ``linalg.DEFAULT_RTOL`` = 2% unless a budget is given).
+        max_applications : int, optional
+            Cap of the adaptive estimate (linalg's default cap when None).
         n_applications : int, optional
-            Budget of the randomized whole-space estimate.
+            Fixed budget of the randomized estimate (without ``rtol``).
         exact : bool or None
             Force the dense path (True) or the randomized one (False).
         block_size : int, optional
             Krylov block width of the randomized estimate (wider = fewer sequential passes).
         return_result : bool, default=False
-            Return the :class:`kpflow_sk.linalg.EffectiveRank` (value, applications used,
-            exactness, bound flag) instead of the float.
+            Return the :class:`kpflow_sk.linalg.EffectiveRank` (value, standard error,
+            interval, applications used, ``converged``, ``hit_cap``, ``bound``) instead of
+            the float; ``linalg.format_estimate(result)`` renders it.
 
         Returns
         -------
@@ -270,18 +285,19 @@ class KPDecomposition:
             Calls with the same arguments return the same (cached) result: every estimate
             is seeded with ``random_state``.
         """
-        key = (name, axis, reduce, method, convention, ncomp, n_applications, exact,
-               block_size)
+        reduce, method = self._resolve(convention, axis, reduce, method, ncomp)
+        # the key of the measure as resolved (on the whole space no reduction applies)
+        key = ("rank", name, axis, None if axis is None else reduce, method, convention,
+               ncomp, rtol, max_applications, n_applications, exact, block_size)
         res = self._ranks.get(key)
         if res is None:
             res = self._rank(name, axis, reduce, method, convention, ncomp, n_applications,
-                             exact, block_size)
+                             exact, block_size, rtol, max_applications)
             self._ranks[key] = res
         return res if return_result else float(res.value)
 
     def _rank(self, name, axis, reduce, method, convention, ncomp, n_applications, exact,
-              block_size):
-        reduce, method = self._resolve(convention, axis, reduce, method, ncomp)
+              block_size, rtol, max_applications):
         if axis is not None and reduce == "mean":
             # exact: one reduction serves every convention and method of this operator
             lam, red = self._mean_gram_eigenvalues(name, axis, convention)
@@ -294,10 +310,11 @@ class KPDecomposition:
                                         "mean", float(np.clip(lam, 0, None).sum()))
         A = self._factor(name, convention, axis is None)
         return linalg.effective_rank(A, method=method, axis=axis, reduce=reduce, gram=True,
-                                     exact=exact, **self._kw(n_applications, block_size))
+                                     exact=exact, **self._kw(n_applications, block_size, rtol,
+                                                             max_applications))
 
     def spectrum(self, name, k=20, axis=None, reduce=None, *, convention="default",
-                 return_result=False):
+                 rtol=None, max_applications=None, return_result=False):
         """Top-k eigenvalues (descending) of the measured operator, whole space or one axis.
 
         Parameters
@@ -307,8 +324,11 @@ class KPDecomposition:
             Theta; ``"reference"`` and ``"figure"`` those of the (mean-compressed) Gram
             K^2, P P*, Theta^2 that their ranks are computed from.
         k : int, default=20
+        rtol, max_applications
+            Accuracy of a randomized spectrum (see :meth:`effective_rank`).
         return_result : bool, default=False
-            Return the :class:`kpflow_sk.linalg.Spectrum` instead of the array.
+            Return the :class:`kpflow_sk.linalg.Spectrum` (values, per-eigenvalue errors,
+            applications, ``converged``, ``hit_cap``) instead of the array.
 
         Returns
         -------
@@ -325,25 +345,45 @@ class KPDecomposition:
             res = linalg.Spectrum(values, red.n_applications, red.exact, "dense", red.axis,
                                   "mean")
         else:
-            res = linalg.spectrum(self._factor(name, convention, axis is None), k=k,
-                                  axis=axis, reduce=reduce, gram=True,
-                                  random_state=self.random_state)
+            key = ("spectrum", name, k, axis, reduce, convention, rtol, max_applications)
+            res = self._ranks.get(key)
+            if res is None:
+                res = linalg.spectrum(self._factor(name, convention, axis is None), k=k,
+                                      axis=axis, reduce=reduce, gram=True,
+                                      random_state=self.random_state, rtol=rtol,
+                                      max_applications=max_applications)
+                self._ranks[key] = res
         return res if return_result else np.array(res.values, dtype=np.float64)
 
-    def alignment(self, a, b, *, return_result=False):
+    def alignment(self, a, b, *, rtol=None, max_applications=None, return_result=False):
         """Frobenius cosine ``tr(A B*) / sqrt(tr(A A*) tr(B B*))`` of two named operators.
+
+        Parameters
+        ----------
+        a, b : str
+            Operator names (see :meth:`operator`).
+        rtol, max_applications
+            Accuracy of the randomized estimate (default 2%, see :meth:`effective_rank`).
+        return_result : bool, default=False
+            Return the :class:`kpflow_sk.linalg.Alignment` (value, standard error, interval,
+            applications) instead of the float.
 
         Returns
         -------
         float or Alignment
         """
-        res = linalg.alignment(self.operator(a), self.operator(b),
-                               random_state=self.random_state)
+        key = ("alignment", a, b, rtol, max_applications)
+        res = self._ranks.get(key)
+        if res is None:
+            res = linalg.alignment(self.operator(a), self.operator(b),
+                                   random_state=self.random_state, rtol=rtol,
+                                   max_applications=max_applications)
+            self._ranks[key] = res
         return res if return_result else float(res.value)
 
-    def collapse_dim(self, *, return_result=False):
+    def collapse_dim(self, *, rtol=None, return_result=False):
         """Collapse dimension (``collapse_dim_``): see :func:`kpflow_sk.analysis.collapse_dim`."""
-        return collapse_dim(self, return_result=return_result)
+        return collapse_dim(self, rtol=rtol, return_result=return_result)
 
     def task_updates(self):
         """Per-task hidden-trajectory updates ``dz_j = - Theta err_j``.
@@ -386,7 +426,7 @@ class KPDecomposition:
         return measures_record(self)
 
     def table(self, names=("K", "P", "Theta"), axes=AXES, reductions=REDUCTIONS,
-              methods=METHODS, *, convention="default", ncomp=None):
+              methods=METHODS, *, convention="default", ncomp=None, rtol=None):
         """The table of effective ranks: conventions x operators x axes x reductions x methods.
 
         Parameters
@@ -399,13 +439,18 @@ class KPDecomposition:
             ``"figure"`` rows are on the time axis only (the paper's figure).
         ncomp : None, "all" or int
             ``ncomp`` of the ``"figure"`` rows (see :meth:`effective_rank`).
+        rtol : float, optional
+            Relative tolerance of the randomized entries (default 2%).
 
         Returns
         -------
         list of dict
             Records ``{"convention", "operator", "axis", "reduce", "method", "rank",
-            "n_applications", "exact", "lower_bound", "ncomp"}`` (``reduce`` is None on the
-            whole space, ``ncomp`` None except for ``"figure"``);
+            "stderr", "interval", "n_applications", "exact", "converged", "hit_cap",
+            "bound", "estimate", "ncomp"}``: ``estimate`` is
+            ``linalg.format_estimate`` of the result (``"38.5 ± 0.4 (1%, ...)"``, ``"≥ ..."``
+            for a bound, ``"hit cap"`` when the tolerance was not met within the cap);
+            ``reduce`` is None on the whole space, ``ncomp`` None except for ``"figure"``.
             ``pandas.DataFrame(D.table())`` makes a table.
         """
         if isinstance(convention, str):
@@ -430,12 +475,15 @@ class KPDecomposition:
                         res = self.effective_rank(
                             name, axis=axis, reduce=reduce or ("trace" if conv == "default"
                                                                else None),
-                            method=method, convention=conv, ncomp=nc, return_result=True)
+                            method=method, convention=conv, ncomp=nc,
+                            rtol=None if conv != "default" else rtol, return_result=True)
                         rows.append({
                             "convention": conv, "operator": name, "axis": axis or "all",
                             "reduce": reduce, "method": method, "rank": float(res.value),
+                            "stderr": float(res.stderr), "interval": tuple(res.interval),
                             "n_applications": int(res.n_applications), "exact": res.exact,
-                            "lower_bound": bool(res.lower_bound),
+                            "converged": bool(res.converged), "hit_cap": bool(res.hit_cap),
+                            "bound": res.bound, "estimate": linalg.format_estimate(res),
                             "ncomp": resolve_ncomp(nc, name, T) if conv == "figure" else None})
         return rows
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from kpflow_sk import linalg
 from kpflow_sk.analysis._collapse import collapse_dim
 
 __all__ = ["HISTORY_FIELDS", "HISTORY_LABELS", "TABLE_FIELDS", "SUMMARY_FIELDS", "RANK_FIELDS",
@@ -47,6 +48,9 @@ HISTORY_FIELDS = {
     "rank_P_time_figure": "the paper's figure rank of P P* on the time axis (convention "
                           "'figure', ncomp 60)",
     "collapse_dim": "collapse dimension (kpflow_sk.analysis.collapse_dim; = rank_Theta)",
+    "collapse_dim_estimate": "collapse_dim with its uncertainty and applications "
+                             "(linalg.format_estimate), e.g. '38.5 ± 0.4 (1%, 400 "
+                             "applications)'",
     "task_alignment": "(n_tasks, n_tasks) cosines of the per-task updates, nested list; None "
                       "without task labels",
     "convention": "effective-rank convention of the rank fields without a '_figure' suffix "
@@ -60,6 +64,7 @@ HISTORY_LABELS = {
     "rank_K_time": "rank K (time)", "rank_P_time": "rank P P* (time)",
     "rank_Theta_time": "rank Theta (time)", "rank_K_time_figure": "rank K (time, figure)",
     "rank_P_time_figure": "rank P P* (time, figure)", "collapse_dim": "collapse dim",
+    "collapse_dim_estimate": "collapse dim (estimate)",
     "task_alignment": "task alignment", "convention": "convention",
 }
 #: Fields of the printed training table (CLI, report).
@@ -205,7 +210,9 @@ def measures_record(D):
     """The measured fields of a record (every field of :data:`HISTORY_FIELDS` except
     ``iteration``, ``loss`` and ``train_loss``)."""
     # rank_Theta is the collapse dimension by definition: the same call (D caches it)
-    rec = {"collapse_dim": collapse_dim(D)}
+    res = collapse_dim(D, return_result=True)
+    rec = {"collapse_dim": float(res.value),
+           "collapse_dim_estimate": linalg.format_estimate(res)}
     for field, (name, axis, reduce, method, convention) in RANK_FIELDS.items():
         rec[field] = D.effective_rank(name, axis=axis, reduce=reduce, method=method,
                                       convention=convention)
