@@ -32,6 +32,7 @@ import torch
 
 from kpflow_sk import zoo
 from kpflow_sk.datasets import make_task
+from kpflow_sk.linalg import format_estimate
 
 MODELS = ["rnn_memory_pro", "gru_memory_pro"]
 MEASURES = {  # label -> (operator, axis, reduce, method, convention)
@@ -50,13 +51,15 @@ POSTER = {"K": 0.95, "P early": (36, 40), "P collapse": 1.0, "P settle": (2, 3)}
 
 
 def measure(est, batch):
+    """Rank results by label (float() gives the value; format_estimate its uncertainty)."""
     D = est.decompose(batch.X, batch.y)
     out = {}
     for label, (op, axis, reduce, method, convention) in MEASURES.items():
-        # exact=False: randomized whole-space estimate (a dense K costs ~3500 applications)
+        # exact=False: randomized whole-space estimate (a dense K costs ~3500 applications),
+        # to the default 2% relative tolerance
         kw = {"exact": False} if axis is None else {}
         out[label] = D.effective_rank(op, axis=axis, reduce=reduce, method=method,
-                                      convention=convention, **kw)
+                                      convention=convention, return_result=True, **kw)
     return out
 
 
@@ -120,11 +123,16 @@ def main():
               "convention 'default')")
         print("iteration    loss  " + "  ".join(f"{k:>14}" for k in MEASURES))
         for s in snaps:
-            r = measure(s.estimator, batch)
+            res = measure(s.estimator, batch)
+            r = {k: float(v) for k, v in res.items()}
             rows.append(r)
+            flags = [k for k, v in res.items() if v.bound or v.hit_cap]
             print(f"{s.iteration:9d} {s.loss:7.4f}  "
-                  + "  ".join(f"{r[k]:14.2f}" for k in MEASURES), flush=True)
+                  + "  ".join(f"{r[k]:14.2f}" for k in MEASURES)
+                  + (f"  (bound / hit cap: {', '.join(flags)})" if flags else ""), flush=True)
         R = {k: np.array([r[k] for r in rows]) for k in MEASURES}
+        print(f"final whole-space estimates: K {format_estimate(res['K whole pr'])}; "
+              f"P P* {format_estimate(res['P whole pr'])}")
         verdicts(name, R, losses, its)
         ax = axes[0, col]
         for label, style in (("P time fig", "o-"), ("K time fig", "s-"),
