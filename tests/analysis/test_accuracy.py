@@ -46,7 +46,7 @@ def test_rank_meets_rtol_and_covers_exact(dec, rtol):
     assert res.rtol == rtol and res.converged and not res.hit_cap and res.bound is None
     lo, hi = res.interval
     assert hi - lo <= 2 * rtol * res.value * (1 + 1e-12)
-    assert lo <= exact <= hi or abs(res.value - exact) <= rtol * exact
+    assert lo <= exact <= hi  # (125.2, 127.4) and (122.96, 127.42) around 126.83
     # the float method is the same result
     assert dec.effective_rank("Theta", exact=False, rtol=rtol) == res.value
 
