@@ -12,7 +12,10 @@ Commands::
 
 Exit codes: 0 success; 1 runtime failure (e.g. an unreadable model file), reported as one
 line on stderr without a traceback (``--traceback`` shows it); 2 bad arguments (argparse's
-convention).
+convention), including an output that exists (``--force`` overwrites it) or cannot be
+written: both are checked before any training starts; 130 interrupted (Ctrl-C / SIGINT):
+nothing is written after the interrupt, and files are renamed into place only once
+complete.
 
 >>> from kpflow_sk.cli import main
 >>> main(["tasks", "show", "memory_pro"])  # doctest: +ELLIPSIS
@@ -31,6 +34,7 @@ from contextlib import contextmanager
 from kpflow_sk._cli import compare, demo, fit, tasks, zoo
 from kpflow_sk._cli.args import positive_int
 from kpflow_sk._cli.errors import CLIError
+from kpflow_sk._interrupt import record_sigint
 
 __all__ = ["main", "build_parser"]
 
@@ -113,8 +117,12 @@ def main(argv=None):
         return exc.code if isinstance(exc.code, int) else 2
     out = sys.stdout
     try:
-        with _session(args.threads or getattr(args, "default_threads", None)):
-            return int(args.run(args, out) or 0)
+        with record_sigint() as interrupted, \
+                _session(args.threads or getattr(args, "default_threads", None)):
+            args.interrupted = interrupted  # commands check it after calls that may swallow
+            rc = int(args.run(args, out) or 0)
+            interrupted.check()
+            return rc
     except CLIError as exc:
         if args.traceback:
             raise

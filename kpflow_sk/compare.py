@@ -27,7 +27,10 @@ Where the jobs run:
 
 The scores depend only on ``random_state`` (data, folds and weights all derive from it), not
 on where the jobs run; with the same ``n_threads`` they are equal bit for bit on CPUs.
-A worker that dies (killed, out of memory) raises :class:`WorkerLostError`, never a hang.
+A worker that dies (killed, out of memory) raises :class:`WorkerLostError`, never a hang; on
+Dask the scheduler first retries the fold on another worker (each job carries its own data,
+so a retry does not depend on the dead worker's memory). Ctrl-C during a serial run raises
+``KeyboardInterrupt`` and returns no records (an interrupted fold is never recorded).
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from contextlib import contextmanager, nullcontext
 from numbers import Integral, Real
 
 import numpy as np
+
+from kpflow_sk._interrupt import SigintRecord, record_sigint
 
 __all__ = ["compare", "summarize", "dask_backend", "default_n_threads",
            "WorkerLostError", "SchedulerUnreachableError", "RECORD_FIELDS"]
@@ -48,11 +53,23 @@ RECORD_FIELDS = ("cell", "task", "fold", "score", "collapse_dim", "fit_time", "s
 SUMMARY_FIELDS = ("score", "collapse_dim", "fit_time", "score_time", "analysis_time", "n_iter")
 # retries of a task whose worker died, on a LocalCluster started by compare(scheduler="local")
 _LOCAL_ALLOWED_FAILURES = 1
+# SIGINTs seen during the serial compare() running in this process (never set in a worker)
+_SERIAL_SIGINT = SigintRecord()
 
 
 class WorkerLostError(RuntimeError):
     """A worker process died (killed by a signal, the OOM killer or a batch scheduler) while
-    running a fold; the comparison is abandoned."""
+    running a fold, and no retry was left; the comparison is abandoned.
+
+    Attributes
+    ----------
+    workers : list of str
+        Addresses of the Dask workers that were lost (empty when unknown, e.g. loky).
+    """
+
+    def __init__(self, message, workers=()):
+        super().__init__(message)
+        self.workers = list(workers)
 
 
 class SchedulerUnreachableError(ConnectionError):
@@ -155,8 +172,13 @@ def _folds(cv, bunch, random_state):
             for tr, te in splitter.split(bunch.X, task_ids, None)]
 
 
-def _run_fold(estimator, X, y, fit_params, train, test):
+def _run_fold(estimator, fold_data):
     """Fit and score one fold with ``cross_validate``; runs inside a worker.
+
+    ``fold_data`` is ``(X, y, fit_params, train, test)`` in one tuple: joblib's Dask backend
+    scatters each large array argument to a single worker, and a task whose scattered input
+    died with that worker is cancelled ("already forgotten") instead of retried. Inside a
+    tuple the arrays travel with the task, so the scheduler can rerun it anywhere.
 
     Metadata routing sends ``mask`` and ``task_ids`` to ``fit`` and ``mask`` to ``score``
     (masked R^2 on the held-out trials). ``collapse_dim_`` is computed here, in the worker,
@@ -166,6 +188,7 @@ def _run_fold(estimator, X, y, fit_params, train, test):
     from sklearn.base import clone
     from sklearn.model_selection import cross_validate
 
+    X, y, fit_params, train, test = fold_data
     with sklearn.config_context(enable_metadata_routing=True):
         est = clone(estimator)
         est.set_fit_request(**{k: True for k in fit_params})
@@ -173,6 +196,8 @@ def _run_fold(estimator, X, y, fit_params, train, test):
             est.set_score_request(mask=True)
         res = cross_validate(est, X, y, cv=[(train, test)], params=fit_params,
                              return_estimator=True, error_score="raise", n_jobs=1)
+    # a serial run in this process: a Ctrl-C that fit swallowed stops the comparison here
+    _SERIAL_SIGINT.check("compare()")
     fitted = res["estimator"][0]
     t0 = time.perf_counter()
     # the analysis runs lazily, outside fit's thread cap: cap it too (same threads, same bits)
@@ -190,8 +215,17 @@ def _run_fold(estimator, X, y, fit_params, train, test):
 def _is_worker_loss(exc):
     from concurrent.futures.process import BrokenProcessPool
 
-    # loky: TerminatedWorkerError (a BrokenProcessPool); Dask: distributed.KilledWorker
-    return isinstance(exc, BrokenProcessPool) or type(exc).__name__ == "KilledWorker"
+    # loky: TerminatedWorkerError (a BrokenProcessPool); Dask: distributed.KilledWorker, or a
+    # task cancelled because the scheduler forgot it (FutureCancelledError)
+    return (isinstance(exc, (BrokenProcessPool, WorkerLostError))
+            or type(exc).__name__ in ("KilledWorker", "FutureCancelledError"))
+
+
+def _worker_addresses(client):
+    try:
+        return set(client.scheduler_info(n_workers=-1)["workers"])
+    except Exception:  # the scheduler is gone too: nothing more to learn
+        return set()
 
 
 class _WorkerFailure:
@@ -213,6 +247,9 @@ def _safe_dask_backend_class():
 
     class SafeDaskBackend(DaskDistributedBackend):
         def submit(self, func, callback=None):
+            # the workers seen so far: those missing at a failure are the lost ones
+            self._seen_workers = getattr(self, "_seen_workers", set()) | _worker_addresses(
+                self.client)
             future = super().submit(func, callback=callback)
             if callback is not None and self.supports_retrieve_callback:
                 def forward_failure(f):
@@ -225,8 +262,25 @@ def _safe_dask_backend_class():
 
         def retrieve_result_callback(self, out):
             if isinstance(out, _WorkerFailure):
+                if _is_worker_loss(out.exc):
+                    raise self._worker_lost(out.exc) from out.exc
                 raise out.exc
             return super().retrieve_result_callback(out)
+
+        def _worker_lost(self, exc):
+            import re
+
+            lost = sorted(getattr(self, "_seen_workers", set())
+                          - _worker_addresses(self.client))
+            named = re.findall(r"last worker that attempt(?:ed)? to run the task was (\S+?)\.?$",
+                               str(exc), flags=re.M)
+            lost = sorted(set(lost) | set(named))
+            retries = _allowed_failures(self.client)
+            return WorkerLostError(
+                f"Dask worker(s) {', '.join(lost) or '(address unknown)'} died while running a "
+                f"job and the scheduler gave up on it (allowed-failures={retries}: a job is "
+                f"retried on another worker that many times). Original error: "
+                f"{type(exc).__name__}: {exc}", workers=lost)
 
         def get_nested_backend(self):
             return SafeDaskBackend(client=self.client), -1
@@ -234,13 +288,23 @@ def _safe_dask_backend_class():
     return SafeDaskBackend
 
 
+def _allowed_failures(client):
+    try:
+        return client.run_on_scheduler(
+            lambda dask_scheduler: dask_scheduler.allowed_failures)
+    except Exception:
+        return "unknown"
+
+
 @contextmanager
 def dask_backend(scheduler="local", *, n_workers=None, connect_timeout=30.0):
     """Run joblib (hence scikit-learn's ``n_jobs``) on a Dask cluster.
 
     Like ``joblib.parallel_config(backend="dask")``, with two fixes: the scheduler must
-    answer within ``connect_timeout``, and a worker that dies makes ``Parallel`` raise
-    ``distributed.KilledWorker`` instead of waiting forever (a joblib bug).
+    answer within ``connect_timeout``, and a worker that dies, once the scheduler has no
+    retry left for its task, makes ``Parallel`` raise :class:`WorkerLostError` (naming the
+    lost workers; ``distributed.KilledWorker`` is its cause) instead of waiting forever (a
+    joblib bug).
 
     Parameters
     ----------
@@ -408,7 +472,7 @@ def compare(cells, tasks, *, cv=3, n_jobs=None, scheduler=None, random_state=0,
         est = RecurrentRegressor(cell=cell, random_state=random_state, **params)
         for label, X, y, fit_params, folds in data:
             for k, (train, test) in enumerate(folds):
-                jobs.append(delayed(_run_fold)(est, X, y, fit_params, train, test))
+                jobs.append(delayed(_run_fold)(est, (X, y, fit_params, train, test)))
                 keys.append((_label(cell), label, k))
 
     if scheduler is not None:
@@ -417,9 +481,14 @@ def compare(cells, tasks, *, cv=3, n_jobs=None, scheduler=None, random_state=0,
         n_jobs = -1 if n_jobs is None else n_jobs
     else:
         backend = nullcontext()
+    global _SERIAL_SIGINT
+    outer = _SERIAL_SIGINT
     try:
-        with backend:
+        with backend, record_sigint() as interrupted:
+            _SERIAL_SIGINT = interrupted
             results = Parallel(n_jobs=n_jobs, timeout=fold_timeout, verbose=verbose)(jobs)
+            # a Ctrl-C that a fit swallowed (serial): no records from an interrupted fold
+            interrupted.check("compare()")
     except Exception as exc:
         if _is_worker_loss(exc):
             raise WorkerLostError(
@@ -428,12 +497,14 @@ def compare(cells, tasks, *, cv=3, n_jobs=None, scheduler=None, random_state=0,
                 "no result was kept. It was killed by a signal, by the out-of-memory killer or "
                 "by a batch scheduler's time/memory limit, or it crashed. Lower n_jobs, "
                 "hidden_size or n_samples, or read the worker's log. Original error: "
-                f"{type(exc).__name__}: {exc}") from exc
+                f"{type(exc).__name__}: {exc}", workers=getattr(exc, "workers", ())) from exc
         if isinstance(exc, TimeoutError) and fold_timeout is not None:
             raise TimeoutError(
                 f"a fold ran longer than fold_timeout={fold_timeout:g} s; the comparison was "
                 "abandoned") from exc
         raise
+    finally:
+        _SERIAL_SIGINT = outer
     return [{"cell": cell, "task": task, "fold": fold, **res}
             for (cell, task, fold), res in zip(keys, results)]
 

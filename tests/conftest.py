@@ -1,12 +1,25 @@
-"""Shared fixtures: float64 small models for the dense comparisons."""
+"""Shared fixtures: float64 small models for the dense comparisons; test state out of the tree."""
 
 import os
+import tempfile
+from pathlib import Path
 
 import matplotlib
 import pytest
 import torch
+from hypothesis import configuration as _hypothesis_configuration
+from hypothesis import settings as _hypothesis_settings
 
 matplotlib.use("Agg")
+
+# Test state stays out of the repository: Hypothesis keeps its example database and caches
+# in ``<cwd>/.hypothesis`` by default. They go under the system temp dir instead (or
+# HYPOTHESIS_STORAGE_DIRECTORY), and the example database is off (every run is fresh).
+HYPOTHESIS_HOME = Path(os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY")
+                       or Path(tempfile.gettempdir()) / "kpflow_sk-hypothesis")
+_hypothesis_configuration.set_hypothesis_home_dir(HYPOTHESIS_HOME)
+_hypothesis_settings.register_profile("kpflow_sk", database=None)
+_hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "kpflow_sk"))
 
 # One torch thread by default: on small shared machines two spinning OpenMP threads slow
 # small GEMMs down by orders of magnitude. KPFLOW_TEST_THREADS overrides it.

@@ -6,7 +6,12 @@ import argparse
 import ast
 
 __all__ = ["positive_int", "nonnegative_int", "positive_float", "comma_list", "task_names",
-           "task_name", "family_name", "cell_name", "cell_names", "key_value"]
+           "task_name", "family_name", "cell_name", "cell_names", "key_value", "seed",
+           "n_folds", "scheduler_address", "MAX_SEED"]
+
+#: largest seed: numpy's ``RandomState`` takes 0 .. 2**32 - 1 and the held-out trials use
+#: ``seed + 1``
+MAX_SEED = 2**32 - 2
 
 
 def positive_int(text):
@@ -29,6 +34,55 @@ def nonnegative_int(text):
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
     return value
+
+
+def seed(text):
+    """A random seed: an int in 0 .. ``MAX_SEED``."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed >= 0, got {text!r}"
+                                         ) from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer seed in 0 .. {MAX_SEED}, got {text!r}")
+    return value
+
+
+def n_folds(text):
+    """Cross-validation folds: an int >= 2."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 2, got {text!r}") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(
+            f"cross-validation needs at least 2 folds, got {text!r}")
+    return value
+
+
+def scheduler_address(text):
+    """``local``, or a Dask scheduler address ``[PROTOCOL://]HOST:PORT`` (checked for form only:
+    an address that cannot be a scheduler fails here, at once, rather than after a timeout)."""
+    if text == "local":
+        return text
+    from urllib.parse import urlsplit
+
+    protocols = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
+    full = text if "://" in text else f"tcp://{text}"
+    try:
+        parts = urlsplit(full)
+        port = parts.port
+    except ValueError:
+        port = None
+        parts = None
+    if (parts is None or parts.scheme not in protocols or not parts.hostname or port is None
+            or parts.path not in ("", "/") or parts.query or parts.fragment):
+        raise argparse.ArgumentTypeError(
+            f"not a Dask scheduler address: {text!r}; expected 'local' or "
+            f"[PROTOCOL://]HOST:PORT, e.g. tcp://10.0.0.5:8786 (PROTOCOL one of "
+            f"{', '.join(protocols)})")
+    return text
 
 
 def positive_float(text):

@@ -8,7 +8,16 @@ import json
 import warnings
 from pathlib import Path
 
-from kpflow_sk._cli.args import cell_names, comma_list, key_value, positive_int, task_names
+from kpflow_sk._cli.args import (
+    cell_names,
+    comma_list,
+    key_value,
+    n_folds,
+    positive_int,
+    scheduler_address,
+    seed,
+    task_names,
+)
 from kpflow_sk._cli.errors import UsageError
 from kpflow_sk._cli.text import format_table, mean_sd
 
@@ -69,19 +78,21 @@ def _check_task_params(tasks, params):
 
 
 def _write_records(path, records):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() == ".csv":
-        fields = list(dict.fromkeys(k for r in records for k in r))
-        with open(path, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(records)
-    else:
-        with open(path, "w", encoding="utf-8") as fh:
-            json.dump(records, fh, indent=2, default=str)
-            fh.write("\n")
-    return path
+    from kpflow_sk._cli.paths import replace_atomically
+
+    def write(tmp):
+        if Path(path).suffix.lower() == ".csv":
+            fields = list(dict.fromkeys(k for r in records for k in r))
+            with open(tmp, "w", newline="", encoding="utf-8") as fh:
+                writer = csv.DictWriter(fh, fieldnames=fields)
+                writer.writeheader()
+                writer.writerows(records)
+        else:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump(records, fh, indent=2, default=str)
+                fh.write("\n")
+
+    return replace_atomically(path, write)
 
 
 def _run(args, out):
@@ -93,6 +104,10 @@ def _run(args, out):
         raise UsageError(f"--cv {args.cv} needs at least as many --n-samples "
                          f"(got {args.n_samples})")
     params = _estimator_params(args)
+    if args.out:  # before the first fold: an unwritable --out would lose every record
+        from kpflow_sk._cli.paths import check_output_file
+
+        check_output_file(args.out, force=args.force)
     tparams = dict(args.task_param)
     tasks = {t: dict(tparams) for t in args.tasks}
     where = (f"Dask scheduler {args.scheduler}" if args.scheduler else
@@ -108,6 +123,7 @@ def _run(args, out):
         records = cmp.compare(args.cells, tasks, cv=args.cv, n_jobs=args.n_jobs,
                               scheduler=args.scheduler, random_state=args.seed,
                               estimator_params=params, n_samples=args.n_samples)
+    args.interrupted.check("the comparison")
     groups = {}
     for r in records:
         groups.setdefault((r["cell"], r["task"]), []).append(r)
@@ -136,17 +152,17 @@ def add_parser(subparsers):
     p.add_argument("--tasks", type=_tasks, required=True, metavar="TASK[,TASK...]",
                    help="tasks, each cross-validated on its own; a+b is one multi-task "
                         "data set")
-    p.add_argument("--cv", type=positive_int, default=3, help="folds (default: 3)")
+    p.add_argument("--cv", type=n_folds, default=3, help="folds, >= 2 (default: 3)")
     p.add_argument("--n-samples", type=positive_int, default=256, metavar="N",
                    help="trials generated per task (default: 256)")
     p.add_argument("--task-param", type=key_value, action="append", default=[],
                    metavar="KEY=VALUE", help="task generator parameter (repeatable)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=seed, default=0,
                    help="seeds data, folds and weights (default: 0)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--n-jobs", type=int, metavar="N",
                        help="parallel local jobs (joblib; -1: all cores)")
-    where.add_argument("--scheduler", metavar="ADDRESS",
+    where.add_argument("--scheduler", type=scheduler_address, metavar="ADDRESS",
                        help="run on a Dask cluster: tcp://HOST:PORT, or 'local' for a "
                             "local cluster")
     add_estimator_arguments(p, cell=False, tracking=False)
@@ -157,5 +173,7 @@ def add_parser(subparsers):
                    help="operator applications per randomized estimate (default: 64)")
     p.add_argument("--out", metavar="FILE",
                    help="write the per-fold records to FILE (.json or .csv)")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite --out FILE if it exists (default: refuse, exit 2)")
     p.set_defaults(run=_run)
     return p

@@ -13,6 +13,7 @@ from kpflow_sk._cli.args import (
     nonnegative_int,
     positive_float,
     positive_int,
+    seed,
     task_names,
 )
 from kpflow_sk._cli.errors import CLIError, UsageError
@@ -59,7 +60,7 @@ def add_data_arguments(p, *, n_samples=256):
                    metavar="KEY=VALUE",
                    help="task generator parameter, e.g. --task-param memory_steps=10 "
                         "(repeatable; see `kpflow-sk tasks show NAME`)")
-    g.add_argument("--seed", type=int, default=0,
+    g.add_argument("--seed", type=seed, default=0,
                    help="seeds the data, the weights and the analysis (default: 0)")
     return g
 
@@ -106,7 +107,30 @@ def _fit_estimator(est, bunch):
     return time.perf_counter() - t0
 
 
+#: files of a report folder that an existing folder must not hold (unless --force)
+REPORT_FILES = ("results.json", "report.html")
+
+
+def add_force_argument(p, what):
+    p.add_argument("--force", action="store_true",
+                   help=f"overwrite {what} if it exists (default: refuse, exit 2)")
+
+
 # ====================================================================== fit
+def _check_fit_outputs(args):
+    """Before training: --out / --model must be writable and not hold earlier results."""
+    from kpflow_sk._cli.models import SUFFIX
+    from kpflow_sk._cli.paths import check_output_dir, check_output_file
+
+    files = [] if args.no_report else list(REPORT_FILES)
+    if args.model:
+        check_output_file(args.model, force=args.force, option="--model")
+    else:
+        files.append(f"model{SUFFIX}")
+    if files:
+        check_output_dir(args.out, files, force=args.force)
+
+
 def _fit(args, out):
     from kpflow_sk._cli.data import make_data, make_recipe
     from kpflow_sk._cli.models import SUFFIX, save_model
@@ -123,11 +147,14 @@ def _fit(args, out):
         test = make_data(recipe, n_samples=args.n_test, random_state=recipe["test_seed"])
     except ValueError as exc:  # e.g. an unknown --task-param
         raise UsageError(str(exc)) from None
+    _check_fit_outputs(args)
     n, T, d_in = train.X.shape
     print(f"Fitting {args.cell} ({args.hidden_size} units) on {n} trials of "
           f"{', '.join(args.task)} (T={T}, {d_in} inputs, {train.y.shape[2]} outputs), "
           f"up to {args.max_iter} epochs", file=out, flush=True)
     fit_s = _fit_estimator(est, train)
+    # fit keeps the last epoch's weights on Ctrl-C; the command stops there, writing nothing
+    args.interrupted.check("training")
     model_path = Path(args.model) if args.model else Path(args.out) / f"model{SUFFIX}"
     save_model(est, model_path, recipe)
     m = measure(est, est.kp_decompose_, test, history=est.kp_history_,
@@ -171,9 +198,11 @@ def _shared_task_params(recipe, tasks):
 
 def _analyze(args, out):
     from kpflow_sk._cli.data import analysis_subset, make_data, make_recipe
+    from kpflow_sk._cli.paths import check_output_dir
     from kpflow_sk._cli.report import measure, render_text, write_model_report
 
     est, recipe = _load(args.model)
+    check_output_dir(args.out, REPORT_FILES, force=args.force)
     if args.task:
         recipe = make_recipe(args.task, args.n_samples, (recipe or {}).get("random_state"),
                              task_params=_shared_task_params(recipe, args.task))
@@ -235,6 +264,7 @@ def add_parsers(subparsers):
     o.add_argument("--spectra-k", type=nonnegative_int, default=20, metavar="K",
                    help="leading eigenvalues per operator in the report (default: 20)")
     o.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_force_argument(o, "the model file and the report's results.json / report.html")
     p.set_defaults(run=_fit)
 
     a = subparsers.add_parser(
@@ -249,12 +279,13 @@ def add_parsers(subparsers):
                    help="held-out trials for the scores (default: 200)")
     a.add_argument("--kp-n-trials", type=positive_int, metavar="N",
                    help="trials in the analysis batch (default: the model's kp_n_trials)")
-    a.add_argument("--seed", type=int,
+    a.add_argument("--seed", type=seed,
                    help="seed of the held-out trials (default: the training seed + 1)")
     a.add_argument("--spectra-k", type=nonnegative_int, default=20, metavar="K",
                    help="leading eigenvalues per operator (default: 20)")
     a.add_argument("--out", default="kpflow_analysis", metavar="DIR",
                    help="report folder (default: ./kpflow_analysis)")
+    add_force_argument(a, "the report's results.json / report.html")
     a.set_defaults(run=_analyze)
     return p, a
 

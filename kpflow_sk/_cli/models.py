@@ -20,14 +20,21 @@ FORMAT = "kpflow_sk.cli.model/1"
 SUFFIX = ".safetensors"
 
 
+#: largest model file ``analyze`` reads (a GRU of 4096 units is about 0.4 GB)
+MAX_MODEL_BYTES = 2 * 1024**3
+
+
 def save_model(est, path, recipe):
-    """Write ``est`` and its data recipe to ``path`` (parents created); returns the path."""
+    """Write ``est`` and its data recipe to ``path`` (parents created); returns the path.
+
+    The file is written next to ``path`` and renamed over it, so an interrupted write never
+    leaves a truncated model file.
+    """
+    from kpflow_sk._cli.paths import replace_atomically
     from kpflow_sk.zoo import _codec
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _codec.save_estimator(path, est, extra_meta={"format": FORMAT, "recipe": recipe})
-    return path
+    return replace_atomically(path, lambda tmp: _codec.save_estimator(
+        tmp, est, extra_meta={"format": FORMAT, "recipe": recipe}))
 
 
 def load_model(path):
@@ -46,10 +53,7 @@ def load_model(path):
         raise CLIError(f"model file {shown!r} does not exist")
     if path.is_dir():
         raise CLIError(f"model path {shown!r} is a directory, not a model file")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise CLIError(f"cannot read model file {shown!r}: {exc.strerror or exc}") from None
+    data = _read_regular_file(path, shown)
     try:
         meta, tensors = _codec.read_bytes(data, shown)
     except Exception as exc:  # truncated, foreign or corrupt file
@@ -68,6 +72,40 @@ def load_model(path):
     if not isinstance(recipe, dict) or not recipe.get("tasks"):
         raise CLIError(f"cannot read model file {shown!r}: it has no data recipe")
     return est, recipe
+
+
+def _read_regular_file(path, shown):
+    """The bytes of a regular file of at most ``MAX_MODEL_BYTES``: a FIFO, a device (e.g.
+    /dev/zero) or a socket is refused before it is opened, so reading cannot hang or run
+    without limit."""
+    import os
+    import stat
+
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise CLIError(f"cannot read model file {shown!r}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else
+                "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else
+                "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+        raise CLIError(f"model path {shown!r} is {kind}; a model file must be a regular file")
+    if st.st_size > MAX_MODEL_BYTES:
+        raise CLIError(f"model file {shown!r} is {st.st_size} bytes, more than the "
+                       f"{MAX_MODEL_BYTES} bytes a model file may have")
+    try:
+        # O_NONBLOCK: should the path be swapped for a FIFO after the check, open() does not
+        # block; at most MAX_MODEL_BYTES + 1 bytes are read whatever it has become
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise CLIError(f"model path {shown!r} is not a regular file")
+            data = fh.read(MAX_MODEL_BYTES + 1)
+    except OSError as exc:
+        raise CLIError(f"cannot read model file {shown!r}: {exc.strerror or exc}") from None
+    if len(data) > MAX_MODEL_BYTES:
+        raise CLIError(f"model file {shown!r} is larger than {MAX_MODEL_BYTES} bytes")
+    return data
 
 
 def _reason(exc, shown):

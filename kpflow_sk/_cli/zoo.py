@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kpflow_sk._cli.errors import CLIError
+from kpflow_sk._cli.errors import CLIError, UsageError
 from kpflow_sk._cli.text import format_table, format_value
 
 __all__ = ["add_parser", "zoo_names"]
@@ -23,8 +23,9 @@ def zoo_names(required=True):
 
 def _check_name(name):
     names = zoo_names()
-    if name not in names:
-        raise CLIError(f"unknown zoo model {name!r}; available: {', '.join(names) or 'none'}")
+    if name not in names:  # a bad argument: exit 2
+        raise UsageError(f"unknown zoo model {name!r}; available: "
+                         f"{', '.join(names) or 'none'}")
 
 
 def _info(name):
@@ -87,10 +88,13 @@ def _show(args, out):
 
 def _get(args, out):
     from kpflow_sk._cli.models import SUFFIX, load_zoo_model, save_model
+    from kpflow_sk._cli.paths import check_output_file
 
     _check_name(args.name)
+    target = args.out or f"{args.name}{SUFFIX}"
+    check_output_file(target, force=args.force)
     est, recipe = load_zoo_model(args.name)
-    path = save_model(est, args.out or f"{args.name}{SUFFIX}", recipe)
+    path = save_model(est, target, recipe)
     print(f"Saved zoo model {args.name!r} to {path}; `kpflow-sk analyze {path}` analyses "
           "it", file=out)
     return 0
@@ -108,5 +112,7 @@ def add_parser(subparsers):
     get.add_argument("name", help="zoo model name")
     get.add_argument("--out", metavar="PATH",
                      help="model file to write (default: ./NAME.safetensors)")
+    get.add_argument("--force", action="store_true",
+                     help="overwrite the model file if it exists (default: refuse, exit 2)")
     get.set_defaults(run=_get)
     return p

@@ -75,15 +75,30 @@ def _sha256(path):
     return digest.hexdigest()
 
 
+def _is_plain_filename(filename):
+    """One path component, no separators, not ``.`` / ``..``: stays inside the folder."""
+    return (bool(filename) and filename not in (".", "..") and "/" not in filename
+            and "\\" not in filename and "\0" not in filename
+            and Path(filename).name == filename and not Path(filename).is_absolute())
+
+
 def _read_manifest(root):
+    """``{filename: digest}``; ``ValueError`` naming a line that is malformed or points out of
+    ``root`` (``../evil.npz``, an absolute path, a sub-folder)."""
     path = root / MANIFEST
     if not path.exists():
         return {}
     entries = {}
-    for line in path.read_text().splitlines():
-        if line.strip():
-            digest, filename = line.split(maxsplit=1)
-            entries[filename.strip().lstrip("*")] = digest
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split(maxsplit=1)
+        filename = parts[1].strip().lstrip("*") if len(parts) == 2 else ""
+        if len(parts) != 2 or not _is_plain_filename(filename):
+            raise ValueError(f"{str(path)!r} line {n}: expected '<sha256>  <file name>' with a "
+                             f"plain file name in that folder, got {line!r}; refusing to read "
+                             "files outside it")
+        entries[filename] = parts[0].lower()
     return entries
 
 
@@ -212,15 +227,22 @@ def load_frozen(name, root=None):
     Raises
     ------
     ValueError
-        Unknown name, or the file's checksum does not match the manifest.
+        Unknown name, the file's checksum does not match the manifest, or a name or manifest
+        entry that would leave ``root`` (``../evil.npz``, a sub-folder, a link out of it).
     """
     root = _resolve_root(root)
+    if not isinstance(name, str) or not _is_plain_filename(f"{name}.npz"):
+        raise ValueError(f"frozen split name {name!r} is not a plain name (no path "
+                         "separators, '.' or '..')")
     entries = _read_manifest(root)
     filename = f"{name}.npz"
     if filename not in entries:
         known = sorted(f[:-4] for f in entries if f.endswith(".npz"))
         raise ValueError(f"unknown frozen split {name!r}; valid names: {known}")
     path = root / filename
+    if path.is_symlink() and path.resolve().parent != root.resolve():
+        raise ValueError(f"frozen split file {str(path)!r} is a link out of {str(root)!r}; "
+                         "refusing to follow it")
     if not path.exists():
         raise FileNotFoundError(f"frozen split file {str(path)!r} is listed in the manifest "
                                 f"but missing")

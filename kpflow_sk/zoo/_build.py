@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import platform
-import shutil
+import re
 import sys
 from pathlib import Path
 
@@ -17,11 +17,64 @@ import numpy as np
 import torch
 
 from kpflow_sk.zoo import _codec, _recipe, _store
-from kpflow_sk.zoo._manifest import write_manifest
+from kpflow_sk.zoo._manifest import MANIFEST, write_manifest
 
-__all__ = ["build", "write_model", "render_card", "default_source_zoo"]
+__all__ = ["build", "write_model", "render_card", "default_source_zoo", "check_model_name",
+           "RecipeError", "ARTIFACTS"]
 
 CARD_MD = "card.md"
+#: the files a build writes into a model folder: the only ones it ever deletes
+ARTIFACTS = frozenset({_store.RECIPE, _store.WEIGHTS, _store.CHECKPOINTS, _store.CARD, CARD_MD,
+                       MANIFEST})
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\Z")
+
+
+class RecipeError(ValueError):
+    """The build cannot start: a missing or malformed recipe, a bad model name, an output
+    folder that holds other files. Raised before any training."""
+
+
+def check_model_name(name, source="model name"):
+    """``name`` must be one safe path component (letters, digits, ``_ - .``, starting with a
+    letter or digit, at most 100 characters): never ``.``, ``..``, ``a/b`` or an absolute path,
+    so that ``root / name`` stays inside ``root``.
+
+    Raises
+    ------
+    RecipeError
+    """
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise RecipeError(
+            f"{source} {name!r} is not a valid zoo model name: it must be one folder name of "
+            "letters, digits, '_', '-' and '.', starting with a letter or digit")
+    return name
+
+
+def _check_replaceable(folder):
+    """A model folder may be replaced only if it holds nothing but a build's artifacts."""
+    folder = Path(folder)
+    if folder.is_symlink():
+        raise RecipeError(f"{str(folder)!r} is a symbolic link; refusing to write through it")
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise RecipeError(f"{str(folder)!r} exists and is not a folder")
+    foreign = sorted(p.name for p in folder.iterdir()
+                     if p.name not in ARTIFACTS or p.is_symlink() or not p.is_file())
+    if foreign:
+        raise RecipeError(
+            f"{str(folder)!r} holds files that a zoo build did not write ({', '.join(foreign)}"
+            "); refusing to replace it: choose another --out or move them away")
+
+
+def _clear_artifacts(folder):
+    """Delete the artifacts of an earlier build (checked by ``_check_replaceable``); the folder
+    and anything else stay (no ``rmtree``)."""
+    _check_replaceable(folder)
+    for name in sorted(ARTIFACTS):
+        path = Path(folder) / name
+        if path.is_file() and not path.is_symlink():
+            path.unlink()
 
 
 def default_source_zoo():
@@ -48,11 +101,10 @@ def write_model(root, recipe, estimator, checkpoints, metrics, probe, seconds):
         What was written to ``card.json``.
     """
     root = Path(root)
-    name = recipe["name"]
+    name = check_model_name(recipe["name"], "recipe name")
     folder = root / name
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    _clear_artifacts(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / _store.RECIPE).write_text(_recipe.dumps(recipe))
     _codec.save_estimator(folder / _store.WEIGHTS, estimator,
                           extra_tensors={"probe.X": torch.from_numpy(probe["X"]),
@@ -150,6 +202,21 @@ def render_card(recipe, card):
     return "\n".join(lines)
 
 
+def _read_recipe_file(path):
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RecipeError(f"recipe file {str(path)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecipeError(f"cannot read recipe file {str(path)!r}: "
+                          f"{getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RecipeError(f"recipe file {str(path)!r} is not valid JSON ({exc})") from None
+
+
 def _print_rows(rows, out):
     print(f"{'quantity':<14}{'card':>12}{'rebuilt':>12}{'allowed':>12}  ok", file=out)
     for key, a, b, allowed, ok in rows:
@@ -173,6 +240,13 @@ def build(name, out=None, *, recipe=None, write=False, verbose=True, stream=None
         Write into the source zoo (``zoo/`` of the checkout), replacing the model.
     verbose : bool, default=True
 
+    Raises
+    ------
+    RecipeError (a ValueError)
+        Before any training: unknown model, missing or malformed recipe, a name that is not
+        one safe folder name, or an output model folder holding files a build did not write
+        (only a build's own artifacts are ever replaced).
+
     Returns
     -------
     dict
@@ -180,13 +254,21 @@ def build(name, out=None, *, recipe=None, write=False, verbose=True, stream=None
         rebuilt, allowed, ok; None without a shipped card), "ok"}``.
     """
     stream = sys.stdout if stream is None else stream
+    check_model_name(name)
     if recipe is None:
+        if name not in _store.list_models():
+            raise RecipeError(f"unknown zoo model {name!r}; available: "
+                              f"{', '.join(_store.list_models())} (or pass a recipe)")
         recipe = _store.recipe(name)
     elif not isinstance(recipe, dict):
-        recipe = json.loads(Path(recipe).read_text())
-    _recipe.check_recipe(recipe, f"recipe of {name!r}")
+        recipe = _read_recipe_file(recipe)
+    try:
+        _recipe.check_recipe(recipe, f"recipe of {name!r}")
+    except ValueError as exc:
+        raise RecipeError(str(exc)) from None
+    check_model_name(recipe["name"], "recipe name")
     if recipe["name"] != name:
-        raise ValueError(f"the recipe is for {recipe['name']!r}, not {name!r}")
+        raise RecipeError(f"the recipe is for {recipe['name']!r}, not {name!r}")
     shipped = None
     try:
         if name in _store.list_models():
@@ -194,6 +276,9 @@ def build(name, out=None, *, recipe=None, write=False, verbose=True, stream=None
     except FileNotFoundError:
         shipped = None
     root = default_source_zoo() if write else Path("zoo_build" if out is None else out)
+    if root.exists() and not root.is_dir():
+        raise RecipeError(f"--out {str(root)!r} exists and is not a folder")
+    _check_replaceable(root / name)  # before training, not after
     if verbose:
         print(f"building {name} -> {root / name}", file=stream, flush=True)
     est, checkpoints, seconds = _recipe.train(recipe, verbose=verbose)

@@ -4,8 +4,10 @@ Two levels: each model folder has a ``MANIFEST.sha256`` listing its files, and t
 a ``MANIFEST.sha256`` listing every model's manifest. A file is read once, its digest checked,
 and only those checked bytes are parsed, so a file cannot change between check and use.
 ``cd zoo && sha256sum -c MANIFEST.sha256 && cd NAME && sha256sum -c MANIFEST.sha256`` does the
-same check by hand. This guards against corrupted or edited files, not against someone who
-rewrites a file and both manifests consistently (there is no signature).
+same check by hand. The manifests alone guard against corrupted or edited files, not against
+someone who rewrites a file and both manifests consistently; for the packaged zoo the digest
+of the top-level manifest is also pinned in the package (:mod:`kpflow_sk.zoo._pin`), which
+closes that gap for the zoo the package ships with.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import hashlib
 from pathlib import Path
 
 __all__ = ["MANIFEST", "ZooIntegrityError", "sha256_bytes", "parse_manifest", "shown_path",
-           "format_manifest", "read_verified", "verified_model_manifest", "write_manifest"]
+           "format_manifest", "read_index", "read_verified", "verified_model_manifest",
+           "write_manifest"]
 
 MANIFEST = "MANIFEST.sha256"
 
@@ -68,10 +71,38 @@ def _read(path, root):
         raise ZooIntegrityError(f"{shown_path(path, root)} is missing") from None
 
 
-def verified_model_manifest(root, name):
+def read_index(root, pin=None):
+    """The entries of the top-level manifest ``root/MANIFEST.sha256``.
+
+    Parameters
+    ----------
+    pin : str, optional
+        Expected SHA-256 of that file (the packaged zoo's, :mod:`kpflow_sk.zoo._pin`).
+
+    Raises
+    ------
+    ZooIntegrityError
+        The manifest is missing, malformed, or its digest is not ``pin``.
+    """
+    root = Path(root)
+    index_path = root / MANIFEST
+    data = _read(index_path, root)
+    if pin is not None:
+        digest = sha256_bytes(data)
+        if digest != pin:
+            raise ZooIntegrityError(
+                f"{shown_path(index_path, root)} has SHA-256 {digest}, but this package pins "
+                f"{pin} (kpflow_sk/zoo/_pin.py): the zoo was rewritten or does not belong to "
+                "this version of the package; refusing to use it (maintainers who rebuilt the "
+                "zoo: `python -m kpflow_sk.zoo pin --write`)")
+    return parse_manifest(data.decode("utf-8", "replace"), shown_path(index_path, root))
+
+
+def verified_model_manifest(root, name, pin=None):
     """The verified entries of model ``name``'s manifest.
 
-    Checks the root manifest lists ``NAME/MANIFEST.sha256`` with the digest of that file.
+    Checks the root manifest (its digest against ``pin`` when given) lists
+    ``NAME/MANIFEST.sha256`` with the digest of that file.
 
     Raises
     ------
@@ -80,8 +111,7 @@ def verified_model_manifest(root, name):
     """
     root = Path(root)
     index_path = root / MANIFEST
-    index = parse_manifest(_read(index_path, root).decode("utf-8", "replace"),
-                           shown_path(index_path, root))
+    index = read_index(root, pin)
     key = f"{name}/{MANIFEST}"
     if key not in index:
         raise ZooIntegrityError(f"{shown_path(index_path, root)} does not list {key}: model "

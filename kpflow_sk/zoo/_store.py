@@ -20,15 +20,15 @@ import json
 from collections import namedtuple
 from pathlib import Path
 
-from kpflow_sk.zoo import _codec
+from kpflow_sk.zoo import _codec, _pin
 from kpflow_sk.zoo._manifest import (
     MANIFEST,
     ZooIntegrityError,
-    parse_manifest,
+    read_index,
     read_verified,
     shown_path,
-    verified_model_manifest,
 )
+from kpflow_sk.zoo._manifest import verified_model_manifest as _verified_model_manifest
 
 __all__ = ["Checkpoint", "zoo_root", "list_models", "verify", "load", "recipe", "card",
            "probe"]
@@ -43,9 +43,27 @@ CARD = "card.json"
 Checkpoint = namedtuple("Checkpoint", ["iteration", "loss", "estimator"])
 
 
+def _packaged_root():
+    return Path(__file__).resolve().parent / "_artifacts"
+
+
 def zoo_root():
     """The folder holding the zoo's models (``zoo/`` of the checkout, or the wheel's copy)."""
-    return Path(__file__).resolve().parent / "_artifacts"
+    return _packaged_root()
+
+
+def _pin_for(root):
+    """The pinned digest of the top-level manifest for the packaged zoo; None for another."""
+    try:
+        packaged = Path(root).resolve() == _packaged_root().resolve()
+    except OSError:
+        packaged = False
+    return _pin.ZOO_MANIFEST_SHA256 if packaged else None
+
+
+def verified_model_manifest(root, name):
+    """The verified entries of ``name``'s manifest (the top-level one pinned if packaged)."""
+    return _verified_model_manifest(root, name, pin=_pin_for(root))
 
 
 def _root(root):
@@ -76,7 +94,7 @@ def list_models(root=None):
     True
     """
     root = _root(root)
-    index = parse_manifest((root / MANIFEST).read_text(), shown_path(root / MANIFEST, root))
+    index = read_index(root, pin=_pin_for(root))
     return sorted(k.split("/", 1)[0] for k in index if k.endswith(f"/{MANIFEST}"))
 
 

@@ -66,10 +66,12 @@ def test_zoo_list_and_show(fake_zoo, capsys):
     assert "collapse_dim" in out and "score memory_pro" in out
 
 
-def test_zoo_unknown_name_exit_1(fake_zoo, capsys):
-    assert main(["zoo", "show", "nope"]) == 1
-    err = capsys.readouterr().err.strip()
-    assert err == "kpflow-sk zoo: error: unknown zoo model 'nope'; available: gru_tiny"
+def test_zoo_unknown_name_exit_2(fake_zoo, capsys):
+    # an unknown name is a bad argument: exit 2, usage line + one error line
+    assert main(["zoo", "show", "nope"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].startswith("usage:")
+    assert err[-1] == "kpflow-sk zoo: error: unknown zoo model 'nope'; available: gru_tiny"
 
 
 def test_zoo_get_then_analyze_file(fake_zoo, tmp_path, capsys):
