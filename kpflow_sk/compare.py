@@ -43,7 +43,7 @@ import numpy as np
 
 from kpflow_sk._interrupt import SigintRecord, record_sigint
 
-__all__ = ["compare", "summarize", "dask_backend", "default_n_threads",
+__all__ = ["compare", "summarize", "dask_backend", "default_n_threads", "check_scheduler_address",
            "WorkerLostError", "SchedulerUnreachableError", "RECORD_FIELDS"]
 
 #: keys of every record returned by :func:`compare`
@@ -288,6 +288,48 @@ def _safe_dask_backend_class():
     return SafeDaskBackend
 
 
+_PROTOCOLS = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
+
+
+def check_scheduler_address(address):
+    """Check the form of a scheduler address: ``"local"`` or ``[PROTOCOL://]HOST:PORT``.
+
+    Returns
+    -------
+    str
+        ``address`` unchanged.
+
+    Raises
+    ------
+    ValueError
+        Naming the address, e.g. ``"not-an-address"`` (which Dask would otherwise try to
+        reach until ``connect_timeout``).
+
+    Examples
+    --------
+    >>> check_scheduler_address("tcp://10.0.0.5:8786")
+    'tcp://10.0.0.5:8786'
+    """
+    from urllib.parse import urlsplit
+
+    if address == "local":
+        return address
+    parts = port = None
+    if isinstance(address, str):
+        try:
+            parts = urlsplit(address if "://" in address else f"tcp://{address}")
+            port = parts.port
+        except ValueError:
+            parts = None
+    if (parts is None or parts.scheme not in _PROTOCOLS or not parts.hostname or port is None
+            or parts.path not in ("", "/") or parts.query or parts.fragment):
+        raise ValueError(
+            f"not a Dask scheduler address: {address!r}; expected 'local' or "
+            f"[PROTOCOL://]HOST:PORT, e.g. tcp://10.0.0.5:8786 (PROTOCOL one of "
+            f"{', '.join(_PROTOCOLS)}), or a distributed.Client")
+    return address
+
+
 def _allowed_failures(client):
     try:
         return client.run_on_scheduler(
@@ -343,7 +385,7 @@ def dask_backend(scheduler="local", *, n_workers=None, connect_timeout=30.0):
         if not own_client:
             client = scheduler
         else:
-            address = scheduler
+            address = check_scheduler_address(scheduler)
             if scheduler == "local":
                 with dask.config.set({"distributed.scheduler.allowed-failures":
                                       _LOCAL_ALLOWED_FAILURES}):
@@ -454,6 +496,8 @@ def compare(cells, tasks, *, cv=3, n_jobs=None, scheduler=None, random_state=0,
     for name, val in (("connect_timeout", connect_timeout), ("fold_timeout", fold_timeout)):
         if val is not None and (not isinstance(val, Real) or val <= 0):
             raise ValueError(f"{name} must be a positive number, got {val!r}")
+    if isinstance(scheduler, str):
+        check_scheduler_address(scheduler)  # fail now, not after connect_timeout
     params = dict(estimator_params or {})
     for bad in ("cell", "random_state"):
         if bad in params:

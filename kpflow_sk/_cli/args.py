@@ -62,27 +62,15 @@ def n_folds(text):
 
 
 def scheduler_address(text):
-    """``local``, or a Dask scheduler address ``[PROTOCOL://]HOST:PORT`` (checked for form only:
-    an address that cannot be a scheduler fails here, at once, rather than after a timeout)."""
-    if text == "local":
-        return text
-    from urllib.parse import urlsplit
+    """``local``, or a Dask scheduler address ``[PROTOCOL://]HOST:PORT`` (checked for form only,
+    by :func:`kpflow_sk.compare.check_scheduler_address`: a string that cannot be an address
+    fails here, at once, rather than after the connection timeout)."""
+    from kpflow_sk.compare import check_scheduler_address
 
-    protocols = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
-    full = text if "://" in text else f"tcp://{text}"
     try:
-        parts = urlsplit(full)
-        port = parts.port
-    except ValueError:
-        port = None
-        parts = None
-    if (parts is None or parts.scheme not in protocols or not parts.hostname or port is None
-            or parts.path not in ("", "/") or parts.query or parts.fragment):
-        raise argparse.ArgumentTypeError(
-            f"not a Dask scheduler address: {text!r}; expected 'local' or "
-            f"[PROTOCOL://]HOST:PORT, e.g. tcp://10.0.0.5:8786 (PROTOCOL one of "
-            f"{', '.join(protocols)})")
-    return text
+        return check_scheduler_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def positive_float(text):
