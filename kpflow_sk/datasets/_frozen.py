@@ -231,9 +231,10 @@ def load_frozen(name, root=None):
         entry that would leave ``root`` (``../evil.npz``, a sub-folder, a link out of it).
     """
     root = _resolve_root(root)
-    if not isinstance(name, str) or not _is_plain_filename(f"{name}.npz"):
+    if not isinstance(name, str) or not _is_plain_filename(name) or name.startswith("."):
         raise ValueError(f"frozen split name {name!r} is not a plain name (no path "
-                         "separators, '.' or '..')")
+                         f"separators, '.' or '..'); refusing to read files outside "
+                         f"{str(root)!r}")
     entries = _read_manifest(root)
     filename = f"{name}.npz"
     if filename not in entries:
