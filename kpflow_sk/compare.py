@@ -35,6 +35,7 @@ so a retry does not depend on the dead worker's memory). Ctrl-C during a serial 
 
 from __future__ import annotations
 
+import re
 import time
 from contextlib import contextmanager, nullcontext
 from numbers import Integral, Real
@@ -246,15 +247,44 @@ def _safe_dask_backend_class():
     from joblib._dask import DaskDistributedBackend
 
     class SafeDaskBackend(DaskDistributedBackend):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            # joblib collects results through distributed.as_completed, which never yields a
+            # future the scheduler cancelled (e.g. "already forgotten" after its worker died):
+            # Parallel would wait forever. A done-callback on every Dask future reports those.
+            track = self.waiting_futures.add
+
+            def add(dask_future):
+                dask_future.add_done_callback(self._forward_cancelled)
+                return track(dask_future)
+
+            self.waiting_futures.add = add
+
+        def _forward_cancelled(self, dask_future):
+            if dask_future.status != "cancelled":
+                return
+            cf_future = self._results.pop(dask_future, None)
+            callback = self._callbacks.pop(dask_future, None)
+            if cf_future is None:  # already collected
+                return
+            from distributed.client import FutureCancelledError
+
+            exc = FutureCancelledError(dask_future.key, "cancelled by the scheduler (its "
+                                       "worker died, or the cluster is shutting down)")
+            exc._kpflow_forwarded = True  # the cf_future's own done-callback: not twice
+            cf_future.set_exception(exc)
+            if callback is not None:
+                callback(_WorkerFailure(exc))
+
         def submit(self, func, callback=None):
-            # the workers seen so far: those missing at a failure are the lost ones
-            self._seen_workers = getattr(self, "_seen_workers", set()) | _worker_addresses(
-                self.client)
             future = super().submit(func, callback=callback)
             if callback is not None and self.supports_retrieve_callback:
                 def forward_failure(f):
-                    exc = f.exception()
-                    if exc is not None:
+                    try:
+                        exc = f.exception()
+                    except BaseException as cancelled:  # a cancelled future
+                        exc = cancelled
+                    if exc is not None and not getattr(exc, "_kpflow_forwarded", False):
                         callback(_WorkerFailure(exc))
 
                 future.add_done_callback(forward_failure)
@@ -268,19 +298,11 @@ def _safe_dask_backend_class():
             return super().retrieve_result_callback(out)
 
         def _worker_lost(self, exc):
-            import re
-
-            lost = sorted(getattr(self, "_seen_workers", set())
-                          - _worker_addresses(self.client))
-            named = re.findall(r"last worker that attempt(?:ed)? to run the task was (\S+?)\.?$",
-                               str(exc), flags=re.M)
-            lost = sorted(set(lost) | set(named))
-            retries = _allowed_failures(self.client)
-            return WorkerLostError(
-                f"Dask worker(s) {', '.join(lost) or '(address unknown)'} died while running a "
-                f"job and the scheduler gave up on it (allowed-failures={retries}: a job is "
-                f"retried on another worker that many times). Original error: "
-                f"{type(exc).__name__}: {exc}", workers=lost)
+            # runs in the client's event-loop thread: no blocking calls to the scheduler here
+            # (dask_backend adds the workers that disappeared, from the main thread)
+            named = re.findall(r"last worker that attempt(?:ed)? to run the task was "
+                               r"(\S+?)\.?(?:\s|$)", str(exc))
+            return WorkerLostError(f"{type(exc).__name__}: {exc}", workers=named)
 
         def get_nested_backend(self):
             return SafeDaskBackend(client=self.client), -1
@@ -405,8 +427,19 @@ def dask_backend(scheduler="local", *, n_workers=None, connect_timeout=30.0):
                     "scheduler='local' starts a cluster on this machine.") from None
         backend = _safe_dask_backend_class()(client=client,
                                              wait_for_workers_timeout=connect_timeout)
-        with parallel_config(backend=backend):
-            yield client
+        before = _worker_addresses(client)
+        try:
+            with parallel_config(backend=backend):
+                yield client
+        except WorkerLostError as exc:
+            # the workers present at the start that are gone now (a restarted worker comes
+            # back under another address), and the one the scheduler named
+            lost = sorted(set(exc.workers) | (before - _worker_addresses(client)))
+            raise WorkerLostError(
+                f"Dask worker(s) {', '.join(lost) or '(address unknown)'} died while running a "
+                f"job and the scheduler gave up on it (allowed-failures="
+                f"{_allowed_failures(client)}: a job whose worker dies is retried on another "
+                f"worker that many times). Original error: {exc}", workers=lost) from exc
     finally:
         if own_client and client is not None:
             client.close()
