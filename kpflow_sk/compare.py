@@ -36,6 +36,7 @@ so a retry does not depend on the dead worker's memory). Ctrl-C during a serial 
 from __future__ import annotations
 
 import re
+import threading
 import time
 from contextlib import contextmanager, nullcontext
 from numbers import Integral, Real
@@ -263,18 +264,44 @@ def _safe_dask_backend_class():
         def _forward_cancelled(self, dask_future):
             if dask_future.status != "cancelled":
                 return
+            from distributed.client import FutureCancelledError
+
+            self._fail(dask_future, FutureCancelledError(
+                dask_future.key, "cancelled by the scheduler (its worker died, or the "
+                "cluster is shutting down)"))
+
+        def _fail(self, dask_future, exc):
+            """Complete a pending job with ``exc`` through joblib's own callback."""
             cf_future = self._results.pop(dask_future, None)
             callback = self._callbacks.pop(dask_future, None)
             if cf_future is None:  # already collected
                 return
-            from distributed.client import FutureCancelledError
-
-            exc = FutureCancelledError(dask_future.key, "cancelled by the scheduler (its "
-                                       "worker died, or the cluster is shutting down)")
             exc._kpflow_forwarded = True  # the cf_future's own done-callback: not twice
             cf_future.set_exception(exc)
             if callback is not None:
                 callback(_WorkerFailure(exc))
+
+        def watch_workers(self, stop, grace):
+            """Thread body: when the cluster has had no worker for ``grace`` seconds while
+            jobs are pending (every worker died and none came back), fail those jobs with
+            ``WorkerLostError`` instead of letting ``Parallel`` wait forever.
+            Hand-written: Dask waits for new workers indefinitely by design."""
+            seen, empty_since = set(), None
+            while not stop.wait(1.0):
+                now = _worker_addresses(self.client)
+                seen |= now
+                if now or not self._results:
+                    empty_since = None
+                    continue
+                empty_since = empty_since or time.monotonic()
+                if time.monotonic() - empty_since < grace:
+                    continue
+                for dask_future in list(self._results):
+                    self._fail(dask_future, WorkerLostError(
+                        f"every Dask worker is gone ({', '.join(sorted(seen))}) and none "
+                        f"came back within {grace:g} s while the job waited",
+                        workers=sorted(seen)))
+                return
 
         def submit(self, func, callback=None):
             future = super().submit(func, callback=callback)
@@ -302,6 +329,7 @@ def _safe_dask_backend_class():
             # (dask_backend adds the workers that disappeared, from the main thread)
             named = re.findall(r"last worker that attempt(?:ed)? to run the task was "
                                r"(\S+?)\.?(?:\s|$)", str(exc))
+            named += list(getattr(exc, "workers", ()))
             return WorkerLostError(f"{type(exc).__name__}: {exc}", workers=named)
 
         def get_nested_backend(self):
@@ -428,6 +456,9 @@ def dask_backend(scheduler="local", *, n_workers=None, connect_timeout=30.0):
         backend = _safe_dask_backend_class()(client=client,
                                              wait_for_workers_timeout=connect_timeout)
         before = _worker_addresses(client)
+        stop = threading.Event()
+        threading.Thread(target=backend.watch_workers, args=(stop, connect_timeout),
+                         name="kpflow-dask-watch", daemon=True).start()
         try:
             with parallel_config(backend=backend):
                 yield client
@@ -440,6 +471,8 @@ def dask_backend(scheduler="local", *, n_workers=None, connect_timeout=30.0):
                 f"job and the scheduler gave up on it (allowed-failures="
                 f"{_allowed_failures(client)}: a job whose worker dies is retried on another "
                 f"worker that many times). Original error: {exc}", workers=lost) from exc
+        finally:
+            stop.set()
     finally:
         if own_client and client is not None:
             client.close()

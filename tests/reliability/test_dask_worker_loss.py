@@ -77,7 +77,8 @@ def test_dask_worker_killed_mid_run_is_retried(cluster):
     _set_retries(client, 3)
     X_bytes = 64 * 6 * 3 * 4
     assert X_bytes > 1e3
-    records, report = _run_with_killer(client)
+    # connect_timeout also bounds how long the cluster may have no worker: leave restarts time
+    records, report = _run_with_killer(client, connect_timeout=120)
     assert report.get("running"), "the workers were not killed while a fold ran"
     serial = compare(["rnn"], **RUN)
     assert [r["score"] for r in records] == [r["score"] for r in serial]
