@@ -7,7 +7,7 @@ Refusals are bad arguments: exit 2, the usage line and one error line naming the
 import json
 
 import pytest
-from _reliability_cli import TINY_COMPARE, TINY_FIT, TINY_TASK, snapshot, unwritable_dir
+from _reliability_cli import TINY_COMPARE, TINY_FIT, snapshot, unwritable_dir
 
 from kpflow_sk.cli import main
 from kpflow_sk.estimators import RecurrentRegressor

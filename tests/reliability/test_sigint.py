@@ -18,8 +18,10 @@ from _reliability_cli import PYTHON, TINY_TASK, child_env
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
-#: long enough that the child is surely still training when the signal comes
-LONG = ["--max-iter", "100000", "--hidden-size", "16", "--threads", "1"]
+#: long enough that the child is surely still training when the signal comes (no plateau
+#: stop either)
+LONG = ["--max-iter", "100000", "--hidden-size", "16", "--threads", "1",
+        "--param", "n_iter_no_change=1000000"]
 
 
 class Child:
@@ -78,8 +80,8 @@ def test_sigint_fit_exits_130_and_writes_nothing(tmp_path):
                   cwd=tmp_path)
     _training_started(child, "Fitting gru")
     rc = child.interrupt()
-    assert rc == 130, child.stderr()
     assert "kpflow-sk fit: interrupted" in child.stderr()
+    assert rc == 130, child.stderr()
     assert "Model:" not in child.stdout() and "Report:" not in child.stdout()
     # nothing written: --out (checked for writability up front, then removed again) would
     # only be created to write the model and the report
@@ -109,7 +111,8 @@ SERIAL_COMPARE = textwrap.dedent("""
         recs = compare(["gru", "rnn"], {"memory_pro": dict(stimulus_steps=3, memory_steps=3,
                                                            response_steps=3)},
                        cv=2, n_samples=16, estimator_params=dict(hidden_size=16,
-                       max_iter=100000, kp_n_trials=4, n_threads=1))
+                       max_iter=100000, n_iter_no_change=10**6, kp_n_trials=4,
+                       n_threads=1))
     except KeyboardInterrupt:
         print("KeyboardInterrupt: no records", flush=True)
         sys.exit(130)
