@@ -1,7 +1,5 @@
 """`python -m kpflow_sk` runs the command-line interface."""
-import sys
-
-from kpflow_sk.cli import main
+from kpflow_sk.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

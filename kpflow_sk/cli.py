@@ -34,9 +34,9 @@ from contextlib import contextmanager
 from kpflow_sk._cli import compare, demo, fit, tasks, zoo
 from kpflow_sk._cli.args import positive_int
 from kpflow_sk._cli.errors import CLIError
-from kpflow_sk._interrupt import record_sigint
+from kpflow_sk._interrupt import exit_process, record_sigint
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "run", "build_parser"]
 
 PROG = "kpflow-sk"
 
@@ -150,5 +150,11 @@ def main(argv=None):
         return 1
 
 
+def run():
+    """Entry point of ``kpflow-sk`` and ``python -m kpflow_sk``: exit with ``main()``'s code
+    (130 after an interrupt, see :func:`kpflow_sk._interrupt.exit_process`)."""
+    exit_process(main())
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

@@ -104,4 +104,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from kpflow_sk._interrupt import exit_process
+
+    exit_process(main())
