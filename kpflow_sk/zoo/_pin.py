@@ -22,7 +22,7 @@ from pathlib import Path
 
 __all__ = ["ZOO_MANIFEST_SHA256", "current_digest", "write_pin"]
 
-ZOO_MANIFEST_SHA256 = "b25202967c5715332cd462839b93ccc24d6a04b1ffaacf536eac13fef8028215"
+ZOO_MANIFEST_SHA256 = "d8e0546fa3b120b9ce895a0d132bcc7e998e1e2d7b1d592d3edad879a9bc28fc"
 
 
 def current_digest(root=None):
