@@ -53,8 +53,9 @@ def test_compare_prints_collapse_dim_(monkeypatch, capsys, tiny_task_args):
     fitted = []
     real = cmp._run_fold
 
-    def run_and_refit(estimator, X, y, fit_params, train, test):
-        rec = real(estimator, X, y, fit_params, train, test)
+    def run_and_refit(estimator, fold_data):  # one tuple: it travels with the Dask task
+        rec = real(estimator, fold_data)
+        X, y, fit_params, train, test = fold_data
         # the same fit, by hand: same clone, same trials, same seed
         from sklearn.base import clone
 
