@@ -1,9 +1,11 @@
 """kpflow_sk: recurrent networks the scikit-learn way, analysed with KPFlow.
 
-The public surface is listed in ``shared/DESIGN.md`` section 4::
+The public surface (the math and conventions are in ``docs/conventions.md``)::
 
-    from kpflow_sk import RecurrentRegressor, KPDecomposition
+    from kpflow_sk import RecurrentRegressor, KPDecomposition, load
     from kpflow_sk.datasets import list_tasks, make_task, make_multitask
+    from kpflow_sk.preprocessing import TimeSeriesScaler
+    from kpflow_sk.model_selection import task_scorer
     from kpflow_sk import zoo
 """
 
@@ -19,9 +21,10 @@ _PUBLIC = {
     "KPDecomposition": "kpflow_sk.analysis",
     "get_cell": "kpflow_sk.cells",
     "Cell": "kpflow_sk.cells",
+    "load": "kpflow_sk.estimators._persistence",
 }
 _SUBMODULES = {"cells", "operators", "linalg", "analysis", "estimators", "datasets", "zoo",
-               "plotting", "cli"}
+               "plotting", "cli", "preprocessing", "model_selection"}
 
 __all__ = sorted(_PUBLIC) + ["__version__"]
 

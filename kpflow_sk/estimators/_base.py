@@ -191,7 +191,7 @@ class BaseRecurrentEstimator(DynamicsMixin, TrainingLoopMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
         if tags.transformer_tags is not None:
-            tags.transformer_tags.preserves_dtype = ["float64"]
+            tags.transformer_tags.preserves_dtype = [self.dtype]  # outputs in self.dtype
         return tags
 
     def _validate_params(self):
@@ -514,7 +514,7 @@ class BaseRecurrentEstimator(DynamicsMixin, TrainingLoopMixin, BaseEstimator):
                     r = module.hidden(Xb)
                 else:
                     r, _ = self.infer(Xb)
-                outs.append(r.to("cpu", torch.float64).numpy())
+                outs.append(r.to("cpu").numpy())  # the estimator's dtype
         out = np.concatenate(outs, axis=0)
         check_finite_output(out, X3, "hidden states" if what == "hidden" else "output")
         return out
@@ -528,11 +528,24 @@ class BaseRecurrentEstimator(DynamicsMixin, TrainingLoopMixin, BaseEstimator):
 
         Returns
         -------
-        Z : ndarray of shape (n_samples, n_timesteps, hidden_size)
+        Z : ndarray of shape (n_samples, n_timesteps, hidden_size), of the estimator's dtype
             ``Z[:, t-1] = z_t`` (n_timesteps is 1 for 2-D X).
         """
         X3 = self._check_X_predict(X)
         return self._forward_numpy(X3, "hidden")
+
+    def save(self, path):
+        """Write the fitted estimator to ``path`` (safetensors + JSON, never pickle); read it
+        back with :func:`kpflow_sk.load`. Returns the path."""
+        from kpflow_sk.estimators._persistence import save
+
+        return save(self, path)
+
+    def set_output(self, *, transform=None):
+        """Accepted so that ``Pipeline.set_output`` works with these estimators last; the
+        hidden states of :meth:`transform` are 3-D and stay an ndarray (a DataFrame cannot
+        hold them), so the setting changes nothing here. Returns self."""
+        return self
 
     # ================================================================== KPFlow analysis
     # (the logic lives in kpflow_sk.analysis._tracking; these are thin calls)

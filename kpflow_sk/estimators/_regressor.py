@@ -24,7 +24,7 @@ class RecurrentRegressor(RegressorMixin, TransformerMixin, BaseRecurrentEstimato
     A cell ``z_t = F(z_{t-1}, x_t; theta)`` (``z_0 = 0``) and a linear readout
     ``y_t = W_out z_t + b_out``, trained on the (weighted) mean squared error. After fit,
     :attr:`kp_decompose_` describes how gradient descent moves the hidden trajectories
-    (DESIGN.md sections 2-3).
+    (the math and conventions: ``docs/conventions.md``).
 
     Parameters
     ----------
@@ -227,7 +227,7 @@ class RecurrentRegressor(RegressorMixin, TransformerMixin, BaseRecurrentEstimato
 
         Returns
         -------
-        y_pred : ndarray
+        y_pred : ndarray of the estimator's ``dtype``
             (n_samples, n_timesteps, n_outputs) for sequence-to-sequence targets, otherwise
             the readout at the last step with the layout of ``y`` at fit ((n_samples,) or
             (n_samples, n_outputs)).
@@ -239,7 +239,7 @@ class RecurrentRegressor(RegressorMixin, TransformerMixin, BaseRecurrentEstimato
         return out
 
     def _score_arrays(self, X3, target, weight):
-        y_pred = self._forward_numpy(X3, "output")
+        y_pred = self._forward_numpy(X3, "output").astype(np.float64)  # R^2 in float64
         if self._seq2seq:
             w = np.ones(target.shape[:2]) if weight is None else weight
             w = np.broadcast_to(w if w.ndim == target.ndim else w[..., None],

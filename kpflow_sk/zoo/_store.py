@@ -7,7 +7,8 @@ a built wheel), so the same code loads from a checkout and from an installed whe
 One model is a folder ``zoo/NAME/`` with
 
 - ``recipe.json``: how to retrain it (see :mod:`kpflow_sk.zoo._recipe`);
-- ``weights.safetensors``: the fitted estimator's state (see :mod:`kpflow_sk.zoo._codec`) and
+- ``weights.safetensors``: the fitted estimator's state (see
+  :mod:`kpflow_sk.estimators._persistence`) and
   a probe batch with the predictions recorded at build time;
 - ``checkpoints.safetensors`` (some models): network weights at regular iterations of training;
 - ``card.json`` / ``card.md``: the measured numbers (test score, collapse dim, ...);
@@ -17,10 +18,12 @@ One model is a folder ``zoo/NAME/`` with
 from __future__ import annotations
 
 import json
+import os
 from collections import namedtuple
 from pathlib import Path
 
-from kpflow_sk.zoo import _codec, _pin
+from kpflow_sk.estimators import _persistence
+from kpflow_sk.zoo import _pin
 from kpflow_sk.zoo._manifest import (
     MANIFEST,
     ZooIntegrityError,
@@ -98,12 +101,21 @@ def list_models(root=None):
     return sorted(k.split("/", 1)[0] for k in index if k.endswith(f"/{MANIFEST}"))
 
 
+def _is_path(name):
+    """A path-like, or a str that names a model file rather than a zoo model."""
+    if isinstance(name, os.PathLike):
+        return True
+    return isinstance(name, str) and (name.endswith(".safetensors") or os.sep in name
+                                      or ("/" in name) or Path(name).is_file())
+
+
 def _check_name(name, root):
     if not isinstance(name, str):
         raise TypeError(f"a zoo model name is a str, got {type(name).__name__}")
     names = list_models(root)
     if name not in names:
-        raise ValueError(f"unknown zoo model {name!r}; available: {names}")
+        raise ValueError(f"unknown zoo model {name!r}; available: {names} (or pass the path "
+                         "of a model file)")
 
 
 def _verified_json(root, name, filename, entries):
@@ -159,8 +171,9 @@ def card(name, root=None):
 
 def _read_weights(root, name, entries):
     source = f"{name}/{WEIGHTS}"
-    meta, tensors = _codec.read_bytes(read_verified(root, name, WEIGHTS, entries), source)
-    return _codec.load_estimator(meta, tensors, source)
+    meta, tensors = _persistence.read_bytes(read_verified(root, name, WEIGHTS, entries),
+                                            source)
+    return _persistence.load_estimator(meta, tensors, source)
 
 
 def probe(name, root=None):
@@ -187,10 +200,11 @@ def load(name, checkpoints=False, *, root=None):
 
     Parameters
     ----------
-    name : str
-        One of :func:`list_models`.
+    name : str or path-like
+        One of :func:`list_models`, or the path of a model file (written by ``est.save``,
+        ``kpflow-sk fit`` or a zoo build), read with :func:`kpflow_sk.load`.
     checkpoints : bool, default=False
-        Return the model's checkpoint trajectory instead of the final model.
+        Return the model's checkpoint trajectory instead of the final model (zoo names only).
     root : path-like, optional
         A zoo folder (default: the packaged zoo), e.g. the output of ``build``.
 
@@ -219,6 +233,11 @@ def load(name, checkpoints=False, *, root=None):
     >>> est.n_outputs_
     3
     """
+    if _is_path(name):
+        if checkpoints:
+            raise ValueError("checkpoints=True needs a zoo model name; a model file "
+                             f"({str(name)!r}) holds one estimator")
+        return _persistence.load(name)
     root = _root(root)
     _check_name(name, root)
     entries = verified_model_manifest(root, name)
@@ -231,7 +250,8 @@ def load(name, checkpoints=False, *, root=None):
         raise ValueError(f"zoo model {name!r} has no checkpoint trajectory; models with one: "
                          f"{with_ckpt}")
     source = f"{name}/{CHECKPOINTS}"
-    meta, ck_tensors = _codec.read_bytes(read_verified(root, name, CHECKPOINTS, entries), source)
+    meta, ck_tensors = _persistence.read_bytes(
+        read_verified(root, name, CHECKPOINTS, entries), source)
     try:
         iterations = [int(i) for i in meta["iterations"]]
         losses = [float(v) for v in meta["losses"]]
@@ -240,11 +260,11 @@ def load(name, checkpoints=False, *, root=None):
     if len(iterations) != len(losses):
         raise ValueError(f"{source}: {len(iterations)} iterations but {len(losses)} losses")
     weights_source = f"{name}/{WEIGHTS}"
-    wmeta, wtensors = _codec.read_bytes(read_verified(root, name, WEIGHTS, entries),
+    wmeta, wtensors = _persistence.read_bytes(read_verified(root, name, WEIGHTS, entries),
                                         weights_source)
     out = []
     for k, (it, loss) in enumerate(zip(iterations, losses)):
-        est, _ = _codec.load_estimator(wmeta, wtensors, weights_source)
+        est, _ = _persistence.load_estimator(wmeta, wtensors, weights_source)
         prefix = f"{k:03d}."
         sd = {key[len(prefix):]: v for key, v in ck_tensors.items() if key.startswith(prefix)}
         try:
