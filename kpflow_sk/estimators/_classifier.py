@@ -51,6 +51,9 @@ class RecurrentClassifier(ClassifierMixin, TransformerMixin, BaseRecurrentEstima
     (40, 2)
     """
 
+    # TransformerMixin's set_output (only for 2-D output) would shadow the base class's
+    set_output = BaseRecurrentEstimator.set_output
+
     def _check_labels(self, y, X3, x_ndim):
         """Check the layout of ``y``; return ``(labels, per_step)``."""
         n, T, _ = X3.shape

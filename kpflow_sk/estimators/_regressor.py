@@ -170,6 +170,9 @@ class RecurrentRegressor(RegressorMixin, TransformerMixin, BaseRecurrentEstimato
     ((32, 10, 1), (32, 10, 8))
     """
 
+    # TransformerMixin's set_output (only for 2-D output) would shadow the base class's
+    set_output = BaseRecurrentEstimator.set_output
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
