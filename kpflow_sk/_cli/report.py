@@ -30,6 +30,53 @@ SPECTRA = ("K", "P", "Theta")
 MAX_PRINTED_SNAPSHOTS = 12
 
 
+#: "What the measures mean": one sentence per measure (docs/conventions.md has the math).
+GLOSSARY = {
+    "K (Parameter Operator)": (
+        "K = J J* maps a hidden-state error to the hidden-state change that one step of "
+        "gradient descent on the cell parameters would cause with the states held fixed; "
+        "a low effective rank means the parameters can move the dynamics in few directions."),
+    "P (Linearized Flow Propagator)": (
+        "P carries a perturbation at one time step forward through the linearised "
+        "recurrence; its rank is measured through P P*. A high rank means perturbations "
+        "persist along many directions (long memory), a low rank means they die out or "
+        "collapse onto a few directions."),
+    "Theta = P K P* (hidden-state NTK)": (
+        "Theta maps the loss gradient err = dL/dZ to the velocity of the hidden trajectories "
+        "under gradient flow, dZ/dtau = -Theta err."),
+    "collapse dim": (
+        "Effective rank (participation ratio) of Theta on the whole trajectory space of the "
+        "analysis batch: the number of independent directions in which gradient descent can "
+        "still move the hidden dynamics. Low (a few) means learning has collapsed onto a "
+        "low-dimensional subspace; it is at most trials x steps x units, usually far less."),
+    "effective rank 'pr'": (
+        "Participation ratio tr(G)^2 / tr(G^2) of a PSD operator G: 1 when one eigenvalue "
+        "dominates, n when n eigenvalues are equal."),
+    "effective rank 'var95'": (
+        "Number of leading eigenvalues that hold 95% of the trace (interpolated, so "
+        "fractional)."),
+    "whole space vs '(time)'": (
+        "Whole-space ranks treat the operator on all trials x steps x units at once and are "
+        "randomized estimates (Hutch++ / Krylov, seeded); '(time)' ranks first compress the "
+        "operator onto the time axis (reduce='mean': inputs constant over trials and units, "
+        "T x T) and are exact. The two are on different scales and shown in separate panels."),
+    "convention": (
+        "Every rank here is convention 'default': the participation ratio of the "
+        "eigenvalues of K, P P* and Theta themselves. The KPFlow reference code and the "
+        "paper's figures use other conventions (Grams of the operators, a 95% cut-off), "
+        "which give different numbers; see docs/conventions.md."),
+    "task alignment": (
+        "Cosine between the hidden-trajectory updates dz_i = -Theta err_i driven by each "
+        "task's own loss: near 1 the tasks push the dynamics the same way, near 0 "
+        "independently, negative against each other."),
+    "held-out accuracy": (
+        "score_task on fresh trials (another seed): the fraction of trials the task's source "
+        "paper counts as correct (0 to 1)."),
+}
+#: the convention of every rank this report shows (kpflow_sk's own, docs/conventions.md)
+CONVENTION = "default"
+
+
 def jsonable_params(est):
     """``est.get_params()`` with anything that is not a plain scalar as its ``str``."""
     out = {}
@@ -128,7 +175,7 @@ def render_text(m, *, header="", analysis="End of training (analysis batch)"):
     if hist:
         lines += ["", "KPFlow during training (analysis batch; collapse dim = effective rank "
                       "of Theta = P K P*; ranks: participation ratio, convention 'default', "
-                      "except 'figure': the paper's figure convention, DESIGN.md 3.1)",
+                      "except 'figure': the paper's figure convention, docs/conventions.md section 3)",
                   format_table(_history_rows(hist), list(HISTORY_COLUMNS.values()))]
     s = m["summary"]
     lines += ["", f"{analysis} (ranks: participation ratio, convention "
@@ -151,21 +198,37 @@ def _figures(m, D, test, title_names):
     figs = []
     if m["history"]:
         figs.append(("training", plotting.plot_training(m["history"]),
-                     "Loss and effective ranks of K, P and Theta during training"))
+                     "Left: the loss on the analysis batch (black) and the training loss "
+                     "(grey) per snapshot; a long flat stretch is the plateau recurrent tasks "
+                     "have before they are solved. Middle: effective ranks (pr) of K, P P* "
+                     "and Theta on the whole trajectory space (randomized estimates); the "
+                     "last Theta value is the collapse dim. Right: the same operators "
+                     "compressed onto the time axis (exact, T x T). Look for ranks that fall "
+                     "as the loss falls (dynamic collapse). Convention 'default'."))
     if m["spectra"]:
         figs.append(("spectra", plotting.plot_spectra(m["spectra"]),
-                     "Leading eigenvalues on the whole trajectory space (normalised)"))
+                     "Leading eigenvalues of K, P P* and Theta on the whole trajectory space "
+                     "at the end of training, each divided by its largest. A fast drop means a "
+                     "low effective rank: few directions carry the operator."))
     if m["task_alignment"] is not None:
         figs.append(("task_alignment",
                      plotting.plot_task_alignment(m["task_alignment"], m["alignment_names"]),
-                     "Cosine of the hidden-state updates driven by each task's objective"))
+                     "Cosine of the hidden-state updates dz_i = -Theta err_i driven by each "
+                     "task's objective (end of training, analysis batch). High off-diagonal "
+                     "entries: those tasks push the dynamics the same way."))
     Z = D.Z
+    periods = _analysis_periods(D, test)
     if D.task_ids is not None and len(np.unique(D.task_ids)) > 1:
         figs.append(("trajectories_by_task",
                      plotting.plot_trajectories_pca(Z, np.asarray(D.task_ids),
                                                     labels=title_names,
-                                                    condition_name="task"),
-                     "Hidden trajectories of the analysis batch, coloured by task"))
+                                                    condition_name="task",
+                                                    periods=periods),
+                     "Hidden trajectories of the analysis batch in their first two principal "
+                     "components, one line per trial, coloured by task; circles mark the "
+                     "start, squares the end of each trial, and the background markers the "
+                     "trial periods. Trials of one task should follow similar paths; where "
+                     "the lines split is where the tasks' computations differ."))
     # one trial per task, with the model's prediction dashed over the target
     ids = np.asarray(test.task_ids)
     for k, name in enumerate(test.task_names):
@@ -173,13 +236,78 @@ def _figures(m, D, test, title_names):
         if hits.size:
             figs.append((f"trial_{name}",
                          plotting.plot_trial(test, int(hits[0]), y_pred=m["y_pred"]),
-                         f"A held-out {name} trial: inputs, targets (solid) and "
-                         f"predictions (dashed)"))
+                         f"A held-out {name} trial: named input channels, targets (solid) and "
+                         "the model's predictions (dashed, same colour), the loss mask and "
+                         "the trial's periods. The dashed lines should sit on the solid ones "
+                         "in the response period."))
     return figs
 
 
-def write_model_report(folder, *, title, est, D, test, m, recipe, extra=None):
+def _analysis_periods(D, test):
+    """Periods of the analysis batch's trials for the PCA colouring: the held-out Bunch's
+    periods apply when its timing is fixed (the same for every trial), else None."""
+    out = {}
+    for name, v in test.periods.items():
+        v = np.asarray(v)
+        if v.ndim != 2 or v.shape[1] != 2 or not (v == v[0]).all() or v[0, 0] < 0:
+            continue
+        out[name] = (int(v[0, 0]), int(v[0, 1]))
+    T = D.Z.shape[1]
+    out = {k: (a, min(b, T)) for k, (a, b) in out.items() if a < T}
+    return out or None
+
+
+def _headline(est, m, test, recipe):
+    """The first rows of the report: what was fitted and the main numbers, plain words."""
+    s = m["summary"]
+    tasks = list(test.task_names)
+    n_train = recipe.get("n_samples") if isinstance(recipe, dict) else None
+    cell = getattr(est, "cell", "?")
+    hl = {"fitted": (
+        f"{type(est).__name__}: {cell} cell, {getattr(est, 'hidden_size', '?')} hidden units, "
+        f"{getattr(est, 'n_iter_', '?')} epochs (optimizer {getattr(est, 'optimizer', '?')}, "
+        f"learning rate {getattr(est, 'learning_rate', '?')}, batch "
+        f"{getattr(est, 'batch_size', '?')})"
+        + (f" on {n_train} trials" if n_train else "") + f" of {', '.join(tasks)}")}
+    for name, v in m["scores"].items():
+        hl[f"held-out accuracy: {name}"] = f"{v:.3f} ({len(test.X)} held-out trials in all)"
+    hl["held-out R^2"] = m["r2"]
+    cd = s.get("collapse_dim")
+    unc = next((s[k] for k in ("collapse_dim_stderr", "collapse_dim_uncertainty")
+                if s.get(k) is not None), None)
+    budget = getattr(est, "kp_probes", None)
+    if cd is not None:
+        value = f"{cd:.3g}" + (f" ± {unc:.2g} (standard error)" if unc is not None else "")
+        hl["collapse dim"] = (
+            value + f" — pr of Theta on the whole trajectory space of {s.get('n_trials')} "
+            f"training trials, convention '{CONVENTION}'; a randomized estimate"
+            + (f" ({budget} operator applications)" if budget else "")
+            + ("" if unc is not None else "; no uncertainty is recorded by this version"))
+    for name, label in (("K", "K"), ("P", "P P*"), ("Theta", "Theta")):
+        whole, time_ = s.get(f"rank_{name}"), s.get(f"rank_{name}_time")
+        if whole is not None:
+            hl[f"rank {label}"] = (
+                f"{whole:.3g} whole space (estimate); "
+                + (f"{time_:.3g} time axis (exact, reduce='mean')" if time_ is not None
+                   else "") + f"; pr, convention '{CONVENTION}'")
+    ta = m["task_alignment"]
+    if ta is not None and len(ta) > 1:
+        names = m["alignment_names"]
+        iu = np.triu_indices(len(ta), 1)
+        k = int(np.argmax(ta[iu]))
+        hl["task alignment"] = (
+            f"off-diagonal cosines from {ta[iu].min():.2f} to {ta[iu].max():.2f}; most "
+            f"aligned pair {names[iu[0][k]]} / {names[iu[1][k]]}")
+    return hl
+
+
+def write_model_report(folder, *, title, est, D, test, m, recipe, extra=None, findings=None,
+                       extra_figures=None, extra_tables=None):
     """Write the report folder of a fitted model.
+
+    ``findings`` (``[(heading, text)]``) go under the headline; ``extra_figures``
+    (``[(name, Figure, caption)]``) come first among the figures; ``extra_tables`` are added
+    to the tables.
 
     Returns
     -------
@@ -190,7 +318,7 @@ def write_model_report(folder, *, title, est, D, test, m, recipe, extra=None):
     """
     from kpflow_sk.plotting import write_report
 
-    figs = _figures(m, D, test, list(test.task_names))
+    figs = list(extra_figures or []) + _figures(m, D, test, list(test.task_names))
     s = m["summary"]
     results = {
         "title": title,
@@ -219,9 +347,17 @@ def write_model_report(folder, *, title, est, D, test, m, recipe, extra=None):
         names = m["alignment_names"]
         tables["Task alignment cos(dz_i, dz_j)"] = {
             "data": m["task_alignment"], "index": names, "columns": names}
+    tables.update(extra_tables or {})
+    config = {"estimator": jsonable_params(est), "data": recipe}
+    if extra and "demo_config" in extra:
+        config["demo"] = extra["demo_config"]
+    glossary = dict(GLOSSARY)
+    if m["task_alignment"] is None:
+        glossary.pop("task alignment")
     try:
         path = write_report(folder, title=title, figures=figs, results=results,
-                            tables=tables)
+                            tables=tables, headline=_headline(est, m, test, recipe),
+                            findings=findings, glossary=glossary, config=config)
     finally:
         for _, fig, _ in figs:
             fig.clear()

@@ -12,6 +12,7 @@ them all. See ``datasets/*.md`` for one card per task family.
 from . import _context, _flipflop, _kpflow, _rsg, _sine, _yang  # noqa: F401  (register tasks)
 from ._base import circular_distance, get_task, list_tasks, make_task
 from ._chance import chance_level, chance_output, task_info
+from ._channels import channel_names
 from ._frozen import FROZEN, load_frozen, write_frozen
 from ._multitask import make_multitask
 from ._neurogym import from_neurogym
@@ -40,6 +41,7 @@ __all__ = [
     "FROZEN",
     "from_neurogym",
     "plot_trial",
+    "channel_names",
     "circular_distance",
     "TASKS",
     "TaskSpec",

@@ -23,7 +23,8 @@ def plot_trial(bunch, i=0, *, y_pred=None, figsize=(8, 6)):
     Returns
     -------
     fig : matplotlib.figure.Figure
-        Four stacked axes sharing the time axis: inputs, targets, mask and the trial's periods
+        Four stacked axes sharing the time axis: inputs and targets (channels named by
+        :func:`channel_names`), mask and the trial's periods
         (one bar per period; absent ones are left out). Not attached to pyplot, so it works
         under any backend (save with ``fig.savefig``).
     """
@@ -39,13 +40,16 @@ def plot_trial(bunch, i=0, *, y_pred=None, figsize=(8, 6)):
     present = [(p, (int(v[i, 0]), int(v[i, 1]))) for p, v in bunch.periods.items()
                if v[i, 0] >= 0 and v[i, 1] > v[i, 0]]
     present.sort(key=lambda item: item[1])
+    from ._channels import channel_names
+
+    in_names, out_names = channel_names(bunch)
     fig = Figure(figsize=figsize, layout="constrained")
     ax_in, ax_out, ax_mask, ax_per = fig.subplots(
         4, 1, sharex=True, gridspec_kw={"height_ratios": [3, 3, 1, 0.35 * max(len(present), 1)]})
     for c in range(bunch.X.shape[2]):
-        ax_in.plot(steps, bunch.X[i, :, c], lw=1, label=f"in {c}")
+        ax_in.plot(steps, bunch.X[i, :, c], lw=1, label=in_names[c])
     for c in range(bunch.y.shape[2]):
-        line, = ax_out.plot(steps, bunch.y[i, :, c], lw=1.5, label=f"target {c}")
+        line, = ax_out.plot(steps, bunch.y[i, :, c], lw=1.5, label=out_names[c])
         if y_pred is not None:
             ax_out.plot(steps, np.asarray(y_pred)[i, :, c], ls="--", lw=1,
                         color=line.get_color())
@@ -65,9 +69,18 @@ def plot_trial(bunch, i=0, *, y_pred=None, figsize=(8, 6)):
     ax_out.set_ylabel("targets")
     ax_mask.set_ylabel("mask")
     ax_per.set_xlabel("time step")
-    if bunch.X.shape[2] <= 10:
-        ax_in.legend(loc="upper right", fontsize=7, ncol=2)
-    if bunch.y.shape[2] <= 10:
-        ax_out.legend(loc="upper right", fontsize=7, ncol=2)
+    # legends outside the axes, so that no trace is hidden; wide ring codes get none
+    if bunch.X.shape[2] <= 12:
+        ax_in.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
+    if bunch.y.shape[2] <= 12:
+        handles, labels = ax_out.get_legend_handles_labels()
+        if y_pred is not None:
+            from matplotlib.lines import Line2D
+
+            handles += [Line2D([], [], color="0.3", lw=1.5),
+                        Line2D([], [], color="0.3", lw=1, ls="--")]
+            labels += ["target (solid)", "prediction (dashed)"]
+        ax_out.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                      fontsize=7)
     fig.suptitle(f"{name}, trial {i}")
     return fig

@@ -53,19 +53,27 @@ class RecurrentRegressor(RegressorMixin, TransformerMixin, BaseRecurrentEstimato
         torchdiffeq's continuous adjoint (``odeint_adjoint``) is deliberately not used,
         because its gradient only approximates that map's. Ignored by fused cells.
     optimizer : {"adam", "sgd"}, default="adam"
-    learning_rate : float, default=1e-3
+    learning_rate : float, default=1e-2
+        Step size of the optimizer. The training defaults (``learning_rate``,
+        ``batch_size``, ``tol``, ``n_iter_no_change``) were chosen by measurement on the
+        package's own tasks (benchmarks/README_defaults.md): with Adam at 1e-2 and batches
+        of 32, a 64-unit GRU reaches >= 0.9 held-out ``score_task`` on the four-task family,
+        Memory-Pro, Delay-Anti, flip-flop and Yang's fdgo / reactanti within 30 epochs;
+        scikit-learn's MLP values (1e-3, 200) solved none of the first two in 60.
     weight_decay : float, default=0.0
         L2 penalty passed to the optimizer.
-    batch_size : int or "auto", default="auto"
+    batch_size : int or "auto", default=32
         Mini-batch size; "auto" is ``min(200, n_samples)``. Clipped to the number of
         training samples.
     max_iter : int, default=200
         Maximum number of epochs (passes over the training data).
-    tol : float, default=1e-4
+    tol : float, default=1e-5
         Improvement below which an epoch counts as no improvement.
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default=30
         Stop after this many epochs without improvement of the training loss (or of the
-        validation score with ``early_stopping``).
+        validation score with ``early_stopping``). Recurrent tasks have long loss plateaus
+        before they are solved; with 30 epochs and ``tol=1e-5`` no measured run stopped on
+        one (with 10 and 1e-4, three did).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data and stop on its score; the
         weights of the best validation score are kept. No data is held out otherwise.

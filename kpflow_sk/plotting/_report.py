@@ -1,4 +1,9 @@
-"""A report folder: PNG figures, ``results.json`` and one self-contained ``report.html``."""
+"""A report folder: PNG figures, ``results.json`` and one self-contained ``report.html``.
+
+The page reads top to bottom the way a researcher asks: the headline (what was fitted, the
+main numbers, findings), what each measure means, the figures with captions saying what to
+look at, detailed tables, and last, collapsed, the configuration and every recorded number.
+"""
 
 from __future__ import annotations
 
@@ -27,8 +32,15 @@ th { background: #f3f3f3; }
 th.row { text-align: left; font-weight: 600; background: #fafafa; }
 figure { margin: 1.5em 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
-figcaption { font-size: .9em; color: #555; margin-top: .3em; }
+figcaption { font-size: .9em; color: #444; margin-top: .3em; max-width: 900px; }
 footer { margin-top: 3em; font-size: .8em; color: #888; }
+table.headline td { text-align: left; }
+table.headline th.row { min-width: 14em; }
+dl.glossary dt { font-weight: 600; margin-top: .6em; }
+dl.glossary dd { margin-left: 1.5em; color: #333; }
+p.finding { background: #f6f8fa; border-left: 4px solid #4a7; padding: .5em .8em; }
+details { margin-top: 2em; }
+summary { cursor: pointer; font-weight: 600; font-size: 1.1em; }
 """
 
 
@@ -209,7 +221,8 @@ def _file_stem(name):
     return stem or "figure"
 
 
-def write_report(folder, *, title, figures, results, tables=None, dpi=120):
+def write_report(folder, *, title, figures, results, tables=None, dpi=120, headline=None,
+                 findings=None, glossary=None, config=None):
     """Write a report folder: one PNG per figure, ``results.json`` and ``report.html``.
 
     ``report.html`` is self-contained: the PNGs are embedded as base64 ``data:`` URIs and
@@ -238,6 +251,15 @@ def write_report(folder, *, title, figures, results, tables=None, dpi=120):
         optional; the form of ``DataFrame.to_dict("split")``), or a 2-D array.
     dpi : float, default=120
         Resolution of the PNGs.
+    headline : dict of str -> value, optional
+        The first table of the page ("Summary"): what was fitted and the main numbers.
+    findings : sequence of (heading, text), optional
+        Sentences shown under the headline (e.g. a verdict on a finding).
+    glossary : dict of str -> str, optional
+        "What the measures mean": one entry per measure shown.
+    config : dict, optional
+        Shown last, collapsed (``<details>``), as a quantity / value table; ``results``
+        follows it there, also collapsed.
 
     Returns
     -------
@@ -269,16 +291,19 @@ def write_report(folder, *, title, figures, results, tables=None, dpi=120):
         fh.write("\n")
 
     esc = html.escape
-    body = [f"<h1>{esc(str(title))}</h1>", "<h2>Results</h2>"]
-    rows = _flatten(payload)
-    if rows:
-        body.append(_html_table(["value"], [[v] for _, v in rows], [k for k, _ in rows],
-                                corner="quantity"))
-    else:
-        body.append("<p>No results recorded.</p>")
-    for name, (columns, cells, labels) in parts:
-        body.append(f"<h3>{esc(str(name))}</h3>")
-        body.append(_html_table(columns, cells, labels))
+    body = [f"<h1>{esc(str(title))}</h1>"]
+    if headline:
+        hl = to_jsonable(dict(headline), "headline")
+        body.append("<h2>Summary</h2>")
+        body.append(_html_table(["value"], [[v] for v in hl.values()], list(hl),
+                                corner="").replace("<table>", '<table class="headline">', 1))
+    for heading, text in findings or ():
+        body.append(f'<p class="finding"><strong>{esc(str(heading))}.</strong> '
+                    f"{esc(str(text))}</p>")
+    if glossary:
+        body.append("<h2>What the measures mean</h2>\n<dl class=\"glossary\">")
+        body.extend(f"<dt>{esc(str(k))}</dt><dd>{esc(str(v))}</dd>" for k, v in glossary.items())
+        body.append("</dl>")
 
     if items:
         body.append("<h2>Figures</h2>")
@@ -289,6 +314,28 @@ def write_report(folder, *, title, figures, results, tables=None, dpi=120):
         body.append(f'<figure id="{esc(stem)}">\n<img src="data:image/png;base64,{data}" '
                     f'alt="{esc(name)}">\n<figcaption>{esc(caption)}</figcaption>\n'
                     f"</figure>")
+
+    if parts:
+        body.append("<h2>Tables</h2>")
+    for name, (columns, cells, labels) in parts:
+        body.append(f"<h3>{esc(str(name))}</h3>")
+        body.append(_html_table(columns, cells, labels))
+
+    rows = _flatten(payload)
+    if config is not None:
+        crow = _flatten(to_jsonable(dict(config), "config"))
+        body.append("<details>\n<summary>Configuration</summary>")
+        body.append(_html_table(["value"], [[v] for _, v in crow], [k for k, _ in crow],
+                                corner="parameter"))
+        body.append("</details>")
+    body.append("<details>\n<summary>Results</summary>\n"
+                "<p>Every number recorded in results.json.</p>")
+    if rows:
+        body.append(_html_table(["value"], [[v] for _, v in rows], [k for k, _ in rows],
+                                corner="quantity"))
+    else:
+        body.append("<p>No results recorded.</p>")
+    body.append("</details>")
 
     from kpflow_sk import __version__
 

@@ -79,8 +79,34 @@ def _readable_log_ticks(ax, y):
         ax.yaxis.set_minor_formatter(fmt)
 
 
-def plot_training(history, *, ax=None, rank_scale="auto", figsize=(10, 3.8)):
-    """Loss and effective ranks of K, P and Theta over training.
+def _rank_panel(ax, it, cols, which, scale, title):
+    for name, keys in _RANK_LINES.items():
+        key = keys[which]                    # 0: whole space, 1: time axis
+        if key in cols and np.isfinite(cols[key]).any():
+            ax.plot(it, cols[key], color=OPERATOR_COLORS[name], marker=".",
+                    label=OPERATOR_LABELS["PPt" if name == "P" else name])
+    ranks = np.concatenate([line.get_ydata() for line in ax.lines]).astype(float) \
+        if ax.lines else np.array([])
+    ranks = _positive(ranks)
+    ranks = ranks[np.isfinite(ranks)]
+    if scale == "auto":
+        scale = "log" if ranks.size and ranks.max() > 20 * ranks.min() else "linear"
+    ax.set_yscale(scale)
+    if scale == "log":
+        # ranks are counts: label ticks 3, 10, 300 rather than 10^0.5, 10^1, ...
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+        _readable_log_ticks(ax, ranks)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("effective rank (pr)")
+    ax.set_title(title, fontsize=10)
+    if ax.lines:
+        ax.legend(loc="best", fontsize=8)
+
+
+def plot_training(history, *, ax=None, rank_scale="auto", convention=None,
+                  figsize=(13, 3.8)):
+    """Loss and effective ranks of K, P and Theta over training, whole space and time axis
+    in separate panels.
 
     Parameters
     ----------
@@ -89,24 +115,27 @@ def plot_training(history, *, ax=None, rank_scale="auto", figsize=(10, 3.8)):
         :data:`kpflow_sk.analysis.HISTORY_FIELDS`). Required fields: ``iteration``,
         ``loss``, ``rank_K``, ``rank_P``, ``rank_Theta`` (effective ranks on the whole
         trajectory space). Optional: ``train_loss`` (drawn thin next to ``loss``),
-        ``rank_K_time``, ``rank_P_time``, ``rank_Theta_time`` (time-axis ranks, drawn
-        dashed), ``collapse_dim`` (its last value is shown in the rank panel's title; by
-        DESIGN.md section 3 it is ``rank_Theta``). ``None`` values are gaps; other fields
-        are ignored.
-    ax : sequence of two matplotlib.axes.Axes, optional
-        Axes for the loss and rank panels; a new Figure when None.
+        ``rank_K_time``, ``rank_P_time``, ``rank_Theta_time`` (time-axis ranks, drawn in
+        their own panel), ``collapse_dim`` (its last value is shown in the whole-space
+        panel's title; it is ``rank_Theta``, docs/conventions.md section 3). ``None``
+        values are gaps; other fields are ignored.
+    ax : sequence of two or three matplotlib.axes.Axes, optional
+        Axes for the loss, whole-space and (when the history has time-axis ranks)
+        time-axis panels; a new Figure when None.
     rank_scale : {"auto", "linear", "log"}, default="auto"
-        y scale of the rank panel; ``"auto"`` is log when the plotted ranks span more than
-        a factor 20 (e.g. P on the whole space next to K on the time axis), else linear.
-    figsize : tuple of float, default=(10, 3.8)
+        y scale of the rank panels; ``"auto"`` is log when a panel's ranks span more than
+        a factor 20, else linear.
+    convention : str or None, default=None
+        The rank convention named in the titles (docs/conventions.md); None reads the
+        records' ``convention`` field (``"default"`` when absent).
+    figsize : tuple of float, default=(13, 3.8)
         Size of the new Figure (ignored when ``ax`` is given).
 
     Returns
     -------
     fig : matplotlib.figure.Figure
-        Left panel: loss (log y) vs iteration. Right panel: effective rank vs iteration,
-        one colour per operator (K, P, Θ), solid on the whole space, dashed on the time
-        axis.
+        Loss (log y) vs iteration; effective rank (pr) on the whole trajectory space vs
+        iteration, one colour per operator (K, P P*, Θ); the same for the time axis.
 
     Raises
     ------
@@ -116,7 +145,9 @@ def plot_training(history, *, ax=None, rank_scale="auto", figsize=(10, 3.8)):
     if rank_scale not in ("auto", "linear", "log"):
         raise ValueError(f"rank_scale must be 'auto', 'linear' or 'log', got {rank_scale!r}")
     cols = _columns(history)
-    fig, (ax_loss, ax_rank) = figure_and_axes(ax, n=2, figsize=figsize)
+    has_time = any(t in cols and np.isfinite(cols[t]).any() for _, t in _RANK_LINES.values())
+    fig, axes = figure_and_axes(ax, n=3 if has_time else 2, figsize=figsize)
+    ax_loss, ax_rank = axes[0], axes[1]
     it = cols["iteration"]
 
     ax_loss.plot(it, _positive(cols["loss"]), color="k", marker=".", label="loss")
@@ -131,30 +162,14 @@ def plot_training(history, *, ax=None, rank_scale="auto", figsize=(10, 3.8)):
     ax_loss.set_title("Loss")
     ax_loss.legend(loc="upper right", fontsize=8)
 
-    for name, (whole_key, time_key) in _RANK_LINES.items():
-        label, color = OPERATOR_LABELS[name], OPERATOR_COLORS[name]
-        ax_rank.plot(it, cols[whole_key], color=color, marker=".", label=label)
-        if time_key in cols and np.isfinite(cols[time_key]).any():
-            ax_rank.plot(it, cols[time_key], color=color, ls="--",
-                         label=f"{label} (time axis)")
-    ranks = _positive(np.concatenate([line.get_ydata() for line in ax_rank.lines])
-                      .astype(float))
-    ranks = ranks[np.isfinite(ranks)]
-    if rank_scale == "auto":
-        rank_scale = "log" if ranks.size and ranks.max() > 20 * ranks.min() else "linear"
-    ax_rank.set_yscale(rank_scale)
-    if rank_scale == "log":
-        # ranks are counts: label ticks 3, 10, 300 rather than 10^0.5, 10^1, ...
-        ax_rank.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
-        _readable_log_ticks(ax_rank, ranks)
-    ax_rank.set_xlabel("iteration")
-    ax_rank.set_ylabel(f"effective rank (pr, convention {_convention(history)!r})")
-    title = "Effective rank of K, P, Θ"
+    if convention is None:
+        convention = _convention(history)
+    title = f"Whole space (estimated), convention '{convention}'"
     if "collapse_dim" in cols and np.isfinite(cols["collapse_dim"]).any():
         last = cols["collapse_dim"][np.isfinite(cols["collapse_dim"])][-1]
-        title += f" (collapse dim {last:.3g})"
-    ax_rank.set_title(title)
-    # outside the axes: with up to six lines spread over the range, any inside spot hides one
-    ax_rank.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8,
-                   borderaxespad=0.0)
+        title += f"\ncollapse dim {last:.3g}"
+    _rank_panel(ax_rank, it, cols, 0, rank_scale, title)
+    if has_time:
+        _rank_panel(axes[2], it, cols, 1, rank_scale,
+                    f"Time axis (reduce='mean', exact), convention '{convention}'")
     return fig

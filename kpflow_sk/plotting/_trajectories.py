@@ -50,7 +50,7 @@ def _condition_colors(conditions, n, *, categorical, labels, cmap, vmin, vmax):
 
 def plot_trajectories_pca(Z, conditions=None, *, n_components=2, ax=None, labels=None,
                           categorical=None, cmap=None, vmin=None, vmax=None,
-                          condition_name="condition", figsize=(5.5, 4.5)):
+                          condition_name="condition", periods=None, figsize=(6.5, 4.8)):
     """Hidden trajectories projected on their leading principal components.
 
     PCA (``sklearn.decomposition.PCA``) is fit on all time points of all trials, i.e. on
@@ -80,14 +80,20 @@ def plot_trajectories_pca(Z, conditions=None, *, n_components=2, ax=None, labels
         radians pass ``vmin=0, vmax=2 * np.pi`` so the cyclic colormap closes.
     condition_name : str, default="condition"
         Colorbar label (continuous) or legend title (categorical).
-    figsize : tuple of float, default=(5.5, 4.5)
+    periods : dict of str -> (start, stop), optional
+        Trial periods in time steps (the same for every trial), e.g.
+        ``{"stimulus": (30, 60), "response": (90, 120)}``: the point of every trajectory at
+        the start of each period is marked with a triangle in that period's colour.
+    figsize : tuple of float, default=(6.5, 4.8)
         Size of the new Figure (ignored when ``ax`` is given).
 
     Returns
     -------
     fig : matplotlib.figure.Figure
-        ``n_trials`` lines, one scatter of start points (circles), axis labels
-        ``PCk (x% var.)``; a legend (categories and the start marker) or a colorbar.
+        ``n_trials`` lines, a scatter of start points (circles), one of end points
+        (squares), one per period (triangles), axis labels ``PCk (x% var.)``; a legend
+        (categories, the start / end / period markers) and, for continuous conditions, a
+        colorbar.
 
     Raises
     ------
@@ -129,9 +135,25 @@ def plot_trajectories_pca(Z, conditions=None, *, n_components=2, ax=None, labels
     lw = 1.2 if n <= 50 else 0.7
     for b in range(n):
         ax.plot(*Y[b].T, color=colors[b], lw=lw, alpha=0.85)
-    start = Y[:, 0, :]
+    start, end = Y[:, 0, :], Y[:, -1, :]
     ax.scatter(*start.T, c=to_rgba_array(colors), marker="o", s=22, edgecolors="k",
                linewidths=0.6, zorder=3, label="start")
+    ax.scatter(*end.T, c=to_rgba_array(colors), marker="s", s=22, edgecolors="k",
+               linewidths=0.6, zorder=3, label="end")
+    period_handles = []
+    if periods:
+        import matplotlib as mpl
+
+        palette = mpl.colormaps["Dark2"]
+        for k, (pname, span) in enumerate(sorted(periods.items(), key=lambda kv: kv[1][0])):
+            t0 = int(span[0])
+            if not 0 < t0 < T:
+                continue
+            color = palette(k % palette.N)
+            ax.scatter(*Y[:, t0, :].T, color=color, marker="^", s=26, edgecolors="k",
+                       linewidths=0.4, zorder=4)
+            period_handles.append(Line2D([], [], ls="", marker="^", markerfacecolor=color,
+                                         markeredgecolor="k", label=f"{pname} starts"))
 
     ratio = pca.explained_variance_ratio_
     setters = (ax.set_xlabel, ax.set_ylabel) + ((ax.set_zlabel,) if n_components == 3 else ())
@@ -139,13 +161,16 @@ def plot_trajectories_pca(Z, conditions=None, *, n_components=2, ax=None, labels
         set_label(f"PC{k + 1} ({ratio[k]:.0%} var.)")
     ax.set_title("Hidden trajectories (PCA)")
 
-    start_handle = Line2D([], [], ls="", marker="o", markerfacecolor="w",
-                          markeredgecolor="k", label="start")
+    markers = [Line2D([], [], ls="", marker=m, markerfacecolor="w", markeredgecolor="k",
+                      label=lab) for m, lab in (("o", "start"), ("s", "end"))]
+    markers += period_handles
+    where = dict(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0) \
+        if n_components == 2 else dict(loc="best")
     if handles:
-        ax.legend(handles=handles + [start_handle], title=condition_name, fontsize=8,
-                  title_fontsize=8, loc="best")
+        ax.legend(handles=handles + markers, title=condition_name, fontsize=8,
+                  title_fontsize=8, **where)
     else:
-        ax.legend(handles=[start_handle], fontsize=8, loc="best")
+        ax.legend(handles=markers, fontsize=8, **where)
     if mappable is not None:
         fig.colorbar(mappable, ax=ax, label=condition_name, shrink=0.85)
     return fig

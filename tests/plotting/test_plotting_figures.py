@@ -48,18 +48,19 @@ def _no_pyplot_figures():
 def test_training_panels_lines_and_labels():
     fig = plot_training(_history())
     assert isinstance(fig, Figure)
-    ax_loss, ax_rank = fig.axes
+    ax_loss, ax_rank, ax_time = fig.axes       # whole space and time axis: separate panels
     assert len(ax_loss.lines) == 2 and ax_loss.get_yscale() == "log"
     assert ax_loss.get_xlabel() == "iteration" and ax_loss.get_ylabel() == "loss"
     assert _legend(ax_loss) == ["loss", "train loss"]
-    assert len(ax_rank.lines) == 6
-    assert ax_rank.get_ylabel() == "effective rank (pr, convention 'default')"
-    assert _legend(ax_rank) == ["K", "K (time axis)", "P", "P (time axis)", "Θ",
-                                "Θ (time axis)"]
-    styles = [line.get_linestyle() for line in ax_rank.lines]
-    assert styles == ["-", "--"] * 3
+    assert len(ax_rank.lines) == 3 and len(ax_time.lines) == 3
+    assert ax_rank.get_ylabel() == "effective rank (pr)"
+    assert _legend(ax_rank) == ["K", "P P*", "Θ"] == _legend(ax_time)
     assert "collapse dim 2" in ax_rank.get_title()
+    assert "convention 'default'" in ax_rank.get_title() and "Whole space" in ax_rank.get_title()
+    assert "Time axis" in ax_time.get_title() and "convention 'default'" in ax_time.get_title()
     np.testing.assert_allclose(ax_rank.lines[0].get_ydata(), [8, 7, 6, 5, 4])
+    h = _history()
+    np.testing.assert_allclose(ax_time.lines[0].get_ydata(), [r["rank_K_time"] for r in h])
 
 
 def test_training_dataframe_unsorted_and_without_time_ranks():
@@ -71,15 +72,15 @@ def test_training_dataframe_unsorted_and_without_time_ranks():
     ax_loss, ax_rank = fig.axes
     assert len(ax_loss.lines) == 1 and len(ax_rank.lines) == 3
     np.testing.assert_array_equal(ax_rank.lines[0].get_xdata(), [0, 10, 20, 30])
-    assert _legend(ax_rank) == ["K", "P", "Θ"]
+    assert _legend(ax_rank) == ["K", "P P*", "Θ"]
 
 
 def test_training_draws_into_given_axes():
     fig = Figure()
-    axes = fig.subplots(1, 2)
+    axes = fig.subplots(1, 3)
     assert plot_training(_history(), ax=axes) is fig
-    assert len(axes[1].lines) == 6
-    with pytest.raises(ValueError, match="sequence of 2 Axes"):
+    assert len(axes[1].lines) == 3 and len(axes[2].lines) == 3
+    with pytest.raises(ValueError, match="sequence of 3 Axes"):
         plot_training(_history(), ax=axes[:1])
 
 
@@ -162,9 +163,10 @@ def test_pca_categorical_conditions(trajectories):
     fig = plot_trajectories_pca(Z, np.array([0, 1, 2, 0, 1, 2]),
                                 labels=["go", "anti", "dm"], condition_name="task")
     (ax,) = fig.axes
-    assert len(ax.lines) == 6 and len(ax.collections) == 1
+    assert len(ax.lines) == 6 and len(ax.collections) == 2
     assert len(ax.collections[0].get_offsets()) == 6  # one start point per trial
-    assert _legend(ax) == ["go", "anti", "dm", "start"]
+    assert len(ax.collections[1].get_offsets()) == 6  # one end point per trial
+    assert _legend(ax) == ["go", "anti", "dm", "start", "end"]
     assert ax.get_legend().get_title().get_text() == "task"
     assert ax.get_xlabel().startswith("PC1 (") and ax.get_ylabel().startswith("PC2 (")
     assert ax.lines[0].get_color() == ax.lines[3].get_color() != ax.lines[1].get_color()
@@ -172,6 +174,23 @@ def test_pca_categorical_conditions(trajectories):
     Y = PCA(2).fit(Z.reshape(-1, 5)).transform(Z[2])
     np.testing.assert_allclose(ax.lines[2].get_xydata(), Y, atol=1e-10)
     np.testing.assert_allclose(ax.collections[0].get_offsets()[2], Y[0], atol=1e-10)
+    np.testing.assert_allclose(ax.collections[1].get_offsets()[2], Y[-1], atol=1e-10)
+
+
+def test_pca_period_markers(trajectories):
+    Z = trajectories
+    T = Z.shape[1]
+    fig = plot_trajectories_pca(Z, periods={"late": (T - 2, T), "early": (1, 3),
+                                            "whole": (0, T)})
+    (ax,) = fig.axes
+    # start, end, and one marker set per period that starts inside the trial (not at 0)
+    assert len(ax.collections) == 4
+    assert _legend(ax) == ["start", "end", "early starts", "late starts"]
+    Y = PCA(2).fit(Z.reshape(-1, 5)).transform(Z.reshape(-1, 5)).reshape(Z.shape[0], T, 2)
+    np.testing.assert_allclose(ax.collections[2].get_offsets(), Y[:, 1], atol=1e-10)
+    np.testing.assert_allclose(ax.collections[3].get_offsets(), Y[:, T - 2], atol=1e-10)
+    colors = {tuple(c.get_facecolor()[0]) for c in ax.collections[2:]}
+    assert len(colors) == 2
 
 
 def test_pca_continuous_conditions_and_no_conditions(trajectories):
@@ -180,7 +199,7 @@ def test_pca_continuous_conditions_and_no_conditions(trajectories):
                                 condition_name="angle")
     ax, cbar_ax = fig.axes
     assert cbar_ax.get_ylabel() == "angle"
-    assert _legend(ax) == ["start"]
+    assert _legend(ax) == ["start", "end"]
     assert len({tuple(line.get_color()) for line in ax.lines}) == 6
     fig = plot_trajectories_pca(trajectories)
     assert len(fig.axes) == 1 and len(fig.axes[0].lines) == 6
@@ -192,7 +211,7 @@ def test_pca_three_components_and_torch_input(trajectories):
                                 ["a", "b"] * 3, n_components=3)
     (ax,) = fig.axes
     assert ax.name == "3d" and ax.get_zlabel().startswith("PC3 (")
-    assert len(ax.lines) == 6 and _legend(ax) == ["a", "b", "start"]
+    assert len(ax.lines) == 6 and _legend(ax) == ["a", "b", "start", "end"]
 
 
 def test_pca_bad_input(trajectories):
