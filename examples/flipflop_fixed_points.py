@@ -7,7 +7,7 @@ read each point out through the network's readout to see which memory state it h
 measure the speed ``q`` on the states where the network holds each of the 8 +-1 memory states.
 
 Part 2 -- ``gru_memory_pro`` checkpoints (zoo): at every snapshot, P's time-axis effective rank
-(``reduce="mean"``, var95, DESIGN.md section 3), the fixed points under the memory-period input
+(``reduce="mean"``, var95, docs/conventions.md s. 3), the fixed points under the memory-period input
 ``x = (fixation 1, stimulus 0, 0)``, and the leading Lyapunov exponents along the noise-free
 trials, to see how the fixed-point structure and the top exponents change as P's rank
 collapses.

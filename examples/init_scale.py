@@ -6,13 +6,13 @@ Parameter Operator K a higher effective rank, and gradient descent then lowers t
 For g in {0.5, 1.0, 1.5, 2.0} this example builds a vanilla tanh RNN (32 units) with weights
 drawn at that gain and, at initialisation, measures
 
-- K on one fixed batch of 8 noise-free Memory-Pro trials, under two conventions (DESIGN.md
+- K on one fixed batch of 8 noise-free Memory-Pro trials, under two conventions (docs/conventions.md
   section 3.1): ``"figure"`` (the paper's figure: time axis, var95 of the squared
   eigenvalues of the mean-compressed K^2, all 90 of them, as in the poster's before-training
   panel) and ``"default"`` (this package: time axis with ``reduce="mean"``, var95 and
   participation ratio of K; whole trajectory space, participation ratio);
 - the gradient-flow speed of the loss on 64 training trials: ``dL/dtau = <err, dz>`` with
-  ``dz = - Theta err`` (DESIGN.md section 2), reported relative to the loss, ``-dL/dtau / L``;
+  ``dz = - Theta err`` (docs/conventions.md s. 2), reported relative to the loss, ``-dL/dtau / L``;
 
 then trains it (Adam, learning rate 1e-3, 30 epochs of 512 trials, same initial weights) and
 reports the training loss at initialisation and after 1, 5, 10 and 30 epochs. Each g is run

@@ -3,14 +3,14 @@
 Paper finding (KPFlow; poster Fig. 4, "effective rank over GD"): the Parameter Operator K is
 low-rank and stays below the Linearized Flow Propagator P throughout training; P's time-axis
 effective rank collapses as the network learns the memory. The poster's values (reference
-code, "figure" convention, GRU-256 on Memory-Pro; DESIGN.md section 3.1): time-axis rank of
+code, "figure" convention, GRU-256 on Memory-Pro; docs/conventions.md section 3.1): time-axis rank of
 K about 0.95 throughout; of P P* 36 -> 40 early, collapsing to about 1 and settling at 2-3
 when the loss falls.
 
 This example loads the checkpoint trajectories of ``rnn_memory_pro`` and ``gru_memory_pro``
 from the zoo and, at every snapshot, builds the KPFlow decomposition on one fixed batch of 8
 noise-free Memory-Pro trials (evenly spaced angles) and measures, under two conventions
-(``convention=`` of :meth:`KPDecomposition.effective_rank`, DESIGN.md section 3.1):
+(``convention=`` of :meth:`KPDecomposition.effective_rank`, docs/conventions.md section 3.1):
 
 - ``"figure"`` (the paper's figure): time axis, Gram K^2 / P P* / Theta^2 compressed with
   ``reduce="mean"``, var95 of the squared eigenvalues over the top ``ncomp`` (20 for K and
@@ -46,7 +46,7 @@ MEASURES = {  # label -> (operator, axis, reduce, method, convention)
     "K whole pr": ("K", None, "trace", "pr", "default"),
     "P whole pr": ("P", None, "trace", "pr", "default"),
 }
-#: The poster's values (DESIGN.md section 3.1), "figure" convention.
+#: The poster's values (docs/conventions.md section 3.1), "figure" convention.
 POSTER = {"K": 0.95, "P early": (36, 40), "P collapse": 1.0, "P settle": (2, 3)}
 
 

@@ -186,8 +186,9 @@ def _grouping_figure(records):
         ax.set_yticks(range(4), list(TASKS), fontsize=7)
         for i in range(4):
             for j in range(4):
-                ax.text(j, i, f"{records[-1][key][i, j]:.2f}", ha="center", va="center",
-                        fontsize=7)
+                v = records[-1][key][i, j]
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
+                        color="w" if abs(v) > 0.6 else "k")
         ax.set_title(title)
         fig.colorbar(im, ax=ax, shrink=0.8)
     return fig
@@ -280,7 +281,8 @@ def run_demo(out="kpflow_report", *, max_iter=None, hidden_size=None, seed=0, qu
             pbar.close()
     est.set_params(max_iter=cfg.max_iter, warm_start=False)
     D = est.kp_decompose_
-    m = measure(est, D, test, history=est.kp_history_, spectra_k=cfg.spectra_k)
+    m = measure(est, D, test, history=est.kp_history_, spectra_k=cfg.spectra_k,
+                progress=progress)
     header = (f"\nTrained {est.n_iter_} epochs in {fit_s:.1f} s (with the grouping "
               f"snapshots): training loss {est.loss_curve_[0]:.4g} (epoch 1) -> "
               f"{est.loss_curve_[-1]:.4g} (epoch {est.n_iter_})")

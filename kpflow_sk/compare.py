@@ -520,7 +520,8 @@ def compare(cells, tasks, *, cv=3, n_jobs=None, scheduler=None, random_state=0,
     fold_timeout : float or None, default=None
         Seconds allowed per fold when running in parallel (``TimeoutError`` after).
     verbose : int, default=0
-        joblib verbosity.
+        1 or more: a tqdm progress bar over the folds (on stderr); 2 or more also passes
+        ``verbose - 1`` to joblib.
 
     Returns
     -------
@@ -596,7 +597,13 @@ def compare(cells, tasks, *, cv=3, n_jobs=None, scheduler=None, random_state=0,
     try:
         with backend, record_sigint() as interrupted:
             _SERIAL_SIGINT = interrupted
-            results = Parallel(n_jobs=n_jobs, timeout=fold_timeout, verbose=verbose)(jobs)
+            par = Parallel(n_jobs=n_jobs, timeout=fold_timeout, verbose=max(0, verbose - 1),
+                           return_as="generator" if verbose else "list")
+            results = par(jobs)
+            if verbose:
+                from tqdm.auto import tqdm
+
+                results = list(tqdm(results, total=len(jobs), desc="compare", unit="fold"))
             # a Ctrl-C that a fit swallowed (serial): no records from an interrupted fold
             interrupted.check("compare()")
     except Exception as exc:

@@ -108,7 +108,7 @@ def _summary(D, history, n_iter):
     return D.summary()
 
 
-def measure(est, D, test, *, history=None, spectra_k=20, reuse_history=True):
+def measure(est, D, test, *, history=None, spectra_k=20, reuse_history=True, progress=False):
     """Everything a report shows about a fitted model.
 
     Parameters
@@ -125,6 +125,8 @@ def measure(est, D, test, *, history=None, spectra_k=20, reuse_history=True):
     reuse_history : bool
         ``D`` is ``est.kp_decompose_``: take the end-of-fit numbers from the last snapshot
         of ``history`` when it is of the final weights.
+    progress : bool
+        tqdm progress over the spectra (the slow measures), on stderr.
 
     Returns
     -------
@@ -151,7 +153,12 @@ def measure(est, D, test, *, history=None, spectra_k=20, reuse_history=True):
         with warnings.catch_warnings():
             # KPDecomposition.spectrum wraps a read-only array in a tensor (harmless here)
             warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-            for name in SPECTRA:
+            names = SPECTRA
+            if progress:
+                from tqdm.auto import tqdm
+
+                names = tqdm(SPECTRA, desc="spectra", unit="operator", leave=False)
+            for name in names:
                 spectra[name] = np.asarray(D.spectrum(name, k=spectra_k), dtype=float)
     return {"scores": scores, "r2": r2, "summary": summary, "task_alignment": ta,
             "alignment_names": alignment_names, "spectra": spectra, "history": history,

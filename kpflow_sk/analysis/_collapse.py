@@ -1,4 +1,4 @@
-"""The one definition (and budget) of the collapse dimension (DESIGN.md section 3).
+"""The one definition (and budget) of the collapse dimension (docs/conventions.md section 3).
 
 ``collapse_dim_``, the last ``kp_history_`` record, ``KPDecomposition.summary()``, the CLI,
 the report and the zoo cards all call :func:`collapse_dim`, so the same weights and trials

@@ -1,4 +1,4 @@
-"""The three named conventions of an "effective rank" (DESIGN.md section 3.1).
+"""The three named conventions of an "effective rank" (docs/conventions.md section 3.1).
 
 The same operator gives different effective ranks under the definitions in use; each is
 offered under its own name so that every number says which one it is:
@@ -81,7 +81,7 @@ def figure_rank(eigenvalues, ncomp=None, level=FIGURE_LEVEL):
     With ``l_1 >= l_2 >= ...`` the top ``ncomp`` eigenvalues (negative rounding clipped to
     0), ``v_i = l_i^2 / sum_j l_j^2`` (normalised over those ``ncomp`` only), ``c_i`` their
     cumulative sums (``c_0 = 0``) and ``i1`` the first index with ``c_i1 > level``:
-    ``rank = (i1 - 1) + (level - c_(i1-1)) / (c_i1 - c_(i1-1))`` (DESIGN.md section 3.1).
+    ``rank = (i1 - 1) + (level - c_(i1-1)) / (c_i1 - c_(i1-1))`` (docs/conventions.md section 3.1).
     One dominant eigenvalue gives about 0.95, not 1.
 
     Parameters

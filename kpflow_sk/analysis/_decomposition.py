@@ -18,7 +18,7 @@ from kpflow_sk.operators import Trajectory, kp_operators
 __all__ = ["KPDecomposition", "MEASURED_OPERATORS"]
 
 #: name -> (description, how it is measured). Non-symmetric operators (J, P) are measured
-#: through their Gram A A* (DESIGN.md section 3).
+#: through their Gram A A* (docs/conventions.md section 3).
 MEASURED_OPERATORS = {
     "K": "parameter operator K = J J*",
     "P": "propagator P, measured through its Gram P P*",
@@ -238,7 +238,7 @@ class KPDecomposition:
                        convention="default", ncomp=None, rtol=None, max_applications=None,
                        n_applications=None, exact=None, block_size=None,
                        return_result=False):
-        """Effective rank of an operator under a named convention (DESIGN.md section 3.1).
+        """Effective rank of an operator under a named convention (docs/conventions.md section 3.1).
 
         Parameters
         ----------

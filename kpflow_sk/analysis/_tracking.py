@@ -20,7 +20,7 @@ __all__ = ["HISTORY_FIELDS", "HISTORY_LABELS", "TABLE_FIELDS", "SUMMARY_FIELDS",
            "measures_record", "snapshot"]
 
 #: Rank fields of a record: field -> (operator, axis, reduce, method, convention)
-#: (DESIGN.md section 3.1; ``"figure"`` with its default ``ncomp``, 20 for K, 60 for P).
+#: (docs/conventions.md section 3.1; ``"figure"`` with its default ``ncomp``, 20 for K, 60 for P).
 RANK_FIELDS = {
     "rank_K": ("K", None, None, "pr", "default"),
     "rank_P": ("P", None, None, "pr", "default"),
@@ -54,7 +54,7 @@ HISTORY_FIELDS = {
     "task_alignment": "(n_tasks, n_tasks) cosines of the per-task updates, nested list; None "
                       "without task labels",
     "convention": "effective-rank convention of the rank fields without a '_figure' suffix "
-                  "(DESIGN.md section 3.1)",
+                  "(docs/conventions.md section 3.1)",
 }
 
 #: Short label of each field, for table headers and figure legends.

@@ -1,4 +1,4 @@
-"""The recurrent-cell contract: ``z_t = F(z_{t-1}, x_t; theta)`` (DESIGN.md section 2).
+"""The recurrent-cell contract: ``z_t = F(z_{t-1}, x_t; theta)`` (docs/conventions.md section 2).
 
 A cell is a *functional* map: parameters are a ``dict[str, Tensor]`` passed explicitly, so the
 same cell runs under ``torch.func`` (jvp, vjp, vmap) for the KPFlow operators and inside the

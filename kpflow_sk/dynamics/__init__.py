@@ -1,4 +1,4 @@
-"""Dynamics of a fitted cell beyond the KPFlow operators (DESIGN.md section 5).
+"""Dynamics of a fitted cell beyond the KPFlow operators (docs/conventions.md section 5).
 
 - :func:`find_fixed_points` -- fixed and slow points under a constant input (Sussillo & Barak
   2013), with the Jacobian, its eigenvalues and a stability label at each point.

@@ -1,6 +1,6 @@
 """Finite-time Lyapunov exponents straight from the blocks of the propagator P.
 
-``P`` solves ``r_t = q_t + A_t r_{t-1}`` (DESIGN.md section 2), so its block (t, s) is the
+``P`` solves ``r_t = q_t + A_t r_{t-1}`` (docs/conventions.md section 2), so its block (t, s) is the
 state-transition matrix ``Phi(t, s) = A_t ... A_{s+1}``: P applied to the H unit probes placed
 at step s returns ``Phi(t, s)`` for every t >= s and every trial in one pass. The exponents are
 ``log sigma_i(Phi(t, s)) / (t - s)``.

@@ -163,7 +163,7 @@ class LyapunovSpectrum:
 class FiniteTimeExponents:
     """Finite-time Lyapunov exponents ``log sigma_i(Phi(t, s)) / (t - s)`` from P's blocks.
 
-    ``Phi(t, s) = A_t ... A_{s+1}`` is the block (t, s) of the propagator P (DESIGN.md
+    ``Phi(t, s) = A_t ... A_{s+1}`` is the block (t, s) of the propagator P (docs/conventions.md
     section 2); steps are 1-based like ``z_t`` (``Z[:, t-1] = z_t``).
 
     Attributes

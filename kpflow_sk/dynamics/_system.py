@@ -5,7 +5,7 @@ fixed point solves ``F(z, x) = z`` and its stability is read from the eigenvalue
 ``A = dF/dz`` against the unit circle. A cell that exposes a vector field
 (``vector_field_fn(params, x)``, the ``node`` cell) is a flow ``dz/dt = f(z, x)``; a fixed point
 solves ``f(z, x) = 0`` and its stability is read from the eigenvalues of ``df/dz`` against the
-imaginary axis (DESIGN.md section 2: F is then the flow map over one interval).
+imaginary axis (docs/conventions.md section 2: F is then the flow map over one interval).
 """
 
 from __future__ import annotations

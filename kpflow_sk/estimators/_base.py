@@ -28,6 +28,7 @@ from kpflow_sk.analysis import _tracking as tracking
 from kpflow_sk.analysis._tracking import select_analysis_trials  # noqa: F401 (moved there)
 from kpflow_sk.cells import CELLS, NONLINEARITIES, Cell, get_cell
 from kpflow_sk.cells._node import TABLEAUS
+from kpflow_sk.estimators import _progress
 from kpflow_sk.estimators._dynamics import DynamicsMixin
 from kpflow_sk.estimators._loss import MASK_CONVENTIONS, check_loss_mask, combine_weights
 from kpflow_sk.estimators._module import build_network
@@ -571,7 +572,10 @@ class BaseRecurrentEstimator(DynamicsMixin, TrainingLoopMixin, BaseEstimator):
         check_is_fitted(self)
         X3, targets, weight, task_ids, _ = self._check_fit_inputs(
             X, y, task_ids, sample_weight, mask, reset=False)
-        return self._decomposition(X3, targets, weight, task_ids)
+        bar = _progress.note(self, f"decompose ({X3.shape[0]} trials)")
+        D = self._decomposition(X3, targets, weight, task_ids)
+        _progress.done(bar)
+        return D
 
     def _analysis_batch_decomposition(self):
         b = self._kp_batch
@@ -579,10 +583,12 @@ class BaseRecurrentEstimator(DynamicsMixin, TrainingLoopMixin, BaseEstimator):
 
     def _track(self):
         """Append one ``kp_history_`` record (:func:`kpflow_sk.analysis.snapshot`)."""
+        bar = _progress.note(self, f"KPFlow snapshot (epoch {self.n_iter_})")
         with torch.enable_grad():
             D = self._analysis_batch_decomposition()
             self.kp_history_.append(tracking.snapshot(
                 D, self.n_iter_, self.loss_curve_[-1] if self.loss_curve_ else None))
+        _progress.done(bar)
 
     def _kp_cached(self, key, compute):
         check_is_fitted(self)
@@ -601,7 +607,7 @@ class BaseRecurrentEstimator(DynamicsMixin, TrainingLoopMixin, BaseEstimator):
     @property
     def collapse_dim_(self):
         """Effective rank (participation ratio) of Theta on the whole trajectory space of the
-        analysis batch at the end of fit (DESIGN.md section 3)."""
+        analysis batch at the end of fit (docs/conventions.md section 3)."""
         return self._kp_cached("collapse_dim",
                                lambda: tracking.collapse_dim(self.kp_decompose_))
 

@@ -1,7 +1,7 @@
 """The trainable ``torch.nn.Module`` behind an estimator: a recurrent cell plus a linear readout.
 
 ``forward(X) -> (y_hat, Z)`` with ``Z = (z_1, ..., z_T)`` the hidden trajectory and
-``y_hat_t = W_out z_t + b_out`` (DESIGN.md section 2). Two implementations, one contract:
+``y_hat_t = W_out z_t + b_out`` (docs/conventions.md section 2). Two implementations, one contract:
 
 - :class:`FusedRecurrentNetwork` trains with PyTorch's fused ``nn.GRU`` / ``nn.RNN`` kernel
   (cuDNN on a GPU) for the cells that have one (``gru``, ``rnn``).

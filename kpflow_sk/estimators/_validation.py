@@ -1,4 +1,4 @@
-"""Input checking for the recurrent estimators (one normaliser, DESIGN.md section 4).
+"""Input checking for the recurrent estimators (one normaliser, docs/conventions.md section 4).
 
 Conventions: 3-D ``X`` is ``(n_samples, n_timesteps, n_features)``; 2-D ``X`` is tabular
 ``(n_samples, n_features)``, read as sequences of length 1. Every bad input raises

@@ -11,7 +11,7 @@ and :class:`DenseOperator` follow it):
 A torch tensor or numpy array is accepted wherever an operator is (a dense matrix on flat
 vectors). Every estimator takes ``random_state``, reports ``n_applications`` (probe vectors
 through the operator or its adjoint; a call with k columns counts k) and falls back to, or
-can be forced onto (``exact=True``), the dense answer. The measures are those of DESIGN.md
+can be forced onto (``exact=True``), the dense answer. The measures are those of docs/conventions.md
 section 3.
 
 Accuracy contract: every randomized measure returns its value with ``stderr``, a ~95%

@@ -1,4 +1,4 @@
-"""Accuracy contract of the randomized measures: tolerances, caps, intervals (DESIGN.md s. 3).
+"""Accuracy contract of the randomized measures: tolerances, caps, intervals (docs/conventions.md).
 
 Every randomized measure takes ``rtol`` and ``max_applications``. An explicit budget
 (``n_applications``, or ``n_probes`` for :func:`reduce_to_axis`) without ``rtol`` is a fixed

@@ -1,4 +1,4 @@
-"""Alignment: Frobenius cosine of two operators, plain cosine of two tensors (DESIGN.md s. 3)."""
+"""Alignment: Frobenius cosine of two operators, cosine of two tensors (docs/conventions.md)."""
 
 from __future__ import annotations
 

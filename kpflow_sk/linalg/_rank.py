@@ -1,4 +1,4 @@
-"""Effective rank of a PSD operator: participation ratio and var95 (DESIGN.md section 3)."""
+"""Effective rank of a PSD operator: participation ratio and var95 (docs/conventions.md s. 3)."""
 
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ RANK_METHODS = {"pr": participation_ratio, "var95": var95_rank}
 def effective_rank(op, *, method="pr", axis=None, reduce="trace", gram=False, exact=None,
                    n_applications=None, max_applications=None, n_probes=None, block_size=None,
                    random_state=None, rtol=None):
-    """Effective rank of a self-adjoint PSD operator G, or of ``A A*`` (DESIGN.md s. 3).
+    """Effective rank of a self-adjoint PSD operator G, or of ``A A*`` (docs/conventions.md s. 3).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Reduce an operator on ``(B, T, H)`` to one axis: partial trace or mean (DESIGN.md s. 3)."""
+"""Reduce an operator on ``(B, T, H)`` to one axis: partial trace or mean (docs/conventions.md)."""
 
 from __future__ import annotations
 

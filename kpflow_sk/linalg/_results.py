@@ -1,6 +1,6 @@
 """Result records of the linalg routines: the value(s), what they cost, how accurate they are.
 
-Every record carries the accuracy contract of DESIGN.md section 3 (see
+Every record carries the accuracy contract of docs/conventions.md section 3 (see
 :mod:`kpflow_sk.linalg._accuracy`):
 
 - ``stderr`` : float, standard error of the value (0.0 when exact);
@@ -107,7 +107,7 @@ class Estimate(_Scalar):
 
 @dataclass(frozen=True)
 class Alignment(_Scalar):
-    """Frobenius cosine ``tr(A B*) / sqrt(tr(A A*) tr(B B*))`` (DESIGN.md section 3).
+    """Frobenius cosine ``tr(A B*) / sqrt(tr(A A*) tr(B B*))`` (docs/conventions.md section 3).
 
     Attributes
     ----------
@@ -212,7 +212,7 @@ class Spectrum:
 
 @dataclass(frozen=True, eq=False)
 class AxisReduction:
-    """An operator on ``(B, T, H)`` reduced to one axis (DESIGN.md section 3).
+    """An operator on ``(B, T, H)`` reduced to one axis (docs/conventions.md section 3).
 
     Attributes
     ----------
@@ -264,7 +264,7 @@ class AxisReduction:
 
 @dataclass(frozen=True)
 class EffectiveRank(_Scalar):
-    """Effective rank of a PSD operator (DESIGN.md section 3).
+    """Effective rank of a PSD operator (docs/conventions.md section 3).
 
     Attributes
     ----------

@@ -1,4 +1,4 @@
-"""Traces: Hutch++ for ``tr(G)``, and ``tr(G^2) = ||G||_F^2`` (DESIGN.md section 3).
+"""Traces: Hutch++ for ``tr(G)``, and ``tr(G^2) = ||G||_F^2`` (docs/conventions.md section 3).
 
 ``G`` is a self-adjoint operator, or ``A A*`` with ``gram=True`` (then ``tr(G) = ||A||_F^2``).
 Each estimate reports a standard error and a ~95% interval, and adapts its budget to a

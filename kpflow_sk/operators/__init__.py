@@ -1,4 +1,4 @@
-"""Trajectory-space operators of KPFlow: J, K, P, P*, P^-1, Theta (DESIGN.md section 2)."""
+"""Trajectory-space operators of KPFlow: J, K, P, P*, P^-1, Theta (docs/conventions.md s. 2)."""
 
 from kpflow_sk.operators._base import AdjointOperator, ComposedOperator, TrajectoryOperator
 from kpflow_sk.operators._operators import (

@@ -1,4 +1,4 @@
-"""The KPFlow operators (DESIGN.md section 2): J, K = J J*, P, P*, P^-1 and Theta = P K P*."""
+"""The KPFlow operators (docs/conventions.md s. 2): J, K = J J*, P, P*, P^-1 and Theta = P K P*."""
 
 from __future__ import annotations
 

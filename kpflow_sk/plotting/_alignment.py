@@ -16,7 +16,7 @@ def plot_task_alignment(matrix, task_names, *, ax=None, annotate=True,
     Parameters
     ----------
     matrix : array-like of shape (n_tasks, n_tasks)
-        Entry (i, j) is the cosine of ``dz_i`` and ``dz_j`` (DESIGN.md section 3,
+        Entry (i, j) is the cosine of ``dz_i`` and ``dz_j`` (docs/conventions.md section 3,
         ``est.task_alignment_``); NaN entries are drawn blank.
     task_names : sequence of str of length n_tasks
         Row and column labels, in the matrix's order (``bunch.task_names``).

@@ -11,7 +11,7 @@ from ._base import figure_and_axes
 
 __all__ = ["plot_training", "OPERATOR_LABELS", "OPERATOR_COLORS"]
 
-#: Display name of each operator (DESIGN.md section 2).
+#: Display name of each operator (docs/conventions.md section 2).
 OPERATOR_LABELS = {"K": "K", "P": "P", "Theta": "Θ", "PPt": "P P*", "J": "J"}
 #: A fixed colour per operator, so K, P and Theta look the same in every figure.
 OPERATOR_COLORS = {"K": "C0", "P": "C1", "Theta": "C2", "PPt": "C3", "J": "C4"}
@@ -164,12 +164,12 @@ def plot_training(history, *, ax=None, rank_scale="auto", convention=None,
 
     if convention is None:
         convention = _convention(history)
-    title = f"Whole space (estimated), convention '{convention}'"
+    title = f"Whole space (estimated)\nconvention '{convention}'"
     if "collapse_dim" in cols and np.isfinite(cols["collapse_dim"]).any():
         last = cols["collapse_dim"][np.isfinite(cols["collapse_dim"])][-1]
         title += f"\ncollapse dim {last:.3g}"
     _rank_panel(ax_rank, it, cols, 0, rank_scale, title)
     if has_time:
         _rank_panel(axes[2], it, cols, 1, rank_scale,
-                    f"Time axis (reduce='mean', exact), convention '{convention}'")
+                    f"Time axis (reduce='mean', exact)\nconvention '{convention}'")
     return fig

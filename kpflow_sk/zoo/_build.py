@@ -197,7 +197,7 @@ def render_card(recipe, card):
         "held-out test set, averaged over tasks.",
         "- Collapse dim: participation ratio of the hidden-state NTK Theta = P K P* on the "
         f"estimator's analysis batch ({est['params'].get('kp_n_trials', 64)} training trials) "
-        "at the end of fit (DESIGN.md section 3).",
+        "at the end of fit (docs/conventions.md section 3).",
         "",
     ]
     return "\n".join(lines)

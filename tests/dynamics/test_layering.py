@@ -1,4 +1,4 @@
-"""kpflow_sk.dynamics never imports kpflow_sk.estimators (DESIGN.md section 5)."""
+"""kpflow_sk.dynamics never imports kpflow_sk.estimators (docs/conventions.md section 5)."""
 
 import ast
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""``kp_decompose_`` on a fitted estimator satisfies DESIGN.md section 2, checked against dense
+"""``kp_decompose_`` on a fitted estimator satisfies docs/conventions.md s. 2, checked against dense
 autograd through the estimator's own loss (mask and sample weights included), float64."""
 
 import numpy as np

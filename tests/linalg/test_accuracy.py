@@ -1,4 +1,4 @@
-"""The accuracy contract (DESIGN.md section 3): intervals cover, tolerances are met, caps
+"""The accuracy contract (docs/conventions.md section 3): intervals cover, tolerances are met, caps
 and bounds are said in the result."""
 
 import numpy as np
