@@ -21,13 +21,14 @@ def add_parser(subparsers):
         "demo", help="fit a GRU on the four KPFlow tasks and write a report (the main job)",
         description="Fit a GRU on Memory/Delay Pro/Anti (the KPFlow paper's multi-task "
                     "setting) with KPFlow tracking on, print the loss, the collapse dim "
-                    "over training and the task alignment matrix, and write a report "
-                    "folder (PNG figures, results.json, report.html). About 1-2 minutes "
-                    "on a 2-core CPU.")
+                    "over training, the task alignment matrix and the Pro/Anti grouping "
+                    "index of the trajectories and of the decomposed updates per snapshot "
+                    "with a verdict, and write a report folder (PNG figures, results.json, "
+                    "report.html). About one minute of CPU time (one thread).")
     p.add_argument("--out", default="kpflow_report", metavar="DIR",
                    help="report folder (default: ./kpflow_report)")
     p.add_argument("--max-iter", type=positive_int, metavar="N",
-                   help="training epochs (default: 40; 3 with --quick)")
+                   help="training epochs (default: 30; 3 with --quick)")
     p.add_argument("--hidden-size", type=positive_int, metavar="H",
                    help="GRU units (default: 64; 48 with --quick)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
