@@ -145,10 +145,10 @@ def plot_trajectories_pca(Z, conditions=None, *, n_components=2, ax=None, labels
         import matplotlib as mpl
 
         palette = mpl.colormaps["Dark2"]
-        for k, (pname, span) in enumerate(sorted(periods.items(), key=lambda kv: kv[1][0])):
-            t0 = int(span[0])
-            if not 0 < t0 < T:
-                continue
+        inside = [(p, int(span[0])) for p, span in sorted(periods.items(),
+                                                          key=lambda kv: kv[1][0])
+                  if 0 < int(span[0]) < T]
+        for k, (pname, t0) in enumerate(inside):
             color = palette(k % palette.N)
             ax.scatter(*Y[:, t0, :].T, color=color, marker="^", s=26, edgecolors="k",
                        linewidths=0.4, zorder=4)
