@@ -1,9 +1,9 @@
 """The main job (``kpflow-sk demo``): a GRU on the KPFlow paper's four tasks, tracked.
 
 Fits a :class:`~kpflow_sk.RecurrentRegressor` GRU on Memory/Delay Pro/Anti composed with the
-paper's context encoding (T = 120 steps, 7 inputs, 3 outputs). Training runs in chunks of
-``snapshot_every`` epochs (``warm_start``); after every chunk the demo measures, on a fixed
-noise-free probe batch (the same ``n_angles`` stimulus angles in every task):
+paper's context encoding (T = 120 steps, 7 inputs, 3 outputs). Every ``snapshot_every``
+epochs a callback measures, on a fixed noise-free probe batch (the same ``n_angles``
+stimulus angles in every task):
 
 - the held-out accuracy (``score_task`` on fresh trials of every task);
 - the **grouping index** of the hidden trajectories: mean cosine of the trajectories of
@@ -48,7 +48,7 @@ class DemoConfig:
 
     hidden_size: int = 64
     max_iter: int = 30
-    snapshot_every: int = 3       # epochs per chunk: one grouping snapshot each
+    snapshot_every: int = 3       # epochs between grouping snapshots (and KPFlow ones)
     n_samples: int = 512          # training trials (128 per task)
     n_test: int = 200             # held-out trials for the accuracies
     n_angles: int = 8             # probe batch: these angles in every task, noise-free
@@ -99,7 +99,7 @@ def _probe_batch(cfg, seed):
                           noise=0.0, shuffle=False, random_state=seed, **params)
 
 
-def _grouping_record(est, probe, test):
+def _grouping_record(est, probe, test, epoch, loss):
     from kpflow_sk.datasets import score_task
 
     order = [np.flatnonzero(probe.task_ids == k) for k in range(len(TASKS))]
@@ -114,11 +114,32 @@ def _grouping_record(est, probe, test):
                              mask=probe.mask).task_alignment()
     pred = est.predict(test.X)
     acc = {t: score_task(t, pred, test) for t in test.task_names}
-    return {"epoch": int(est.n_iter_), "loss": float(est.loss_curve_[-1]),
+    return {"epoch": epoch, "loss": loss,
             "accuracy": acc, "min_accuracy": min(acc.values()),
             "grouping_Z": grouping_index(C_z), "grouping_Z_centred": grouping_index(C_zc),
             "grouping_dz": grouping_index(C_dz),
             "cos_Z": C_z, "cos_Z_centred": C_zc, "cos_dz": np.asarray(C_dz)}
+
+
+class _GroupingSnapshots:
+    """Callback: the grouping record after every ``every``-th epoch (and the progress bar)."""
+
+    def __init__(self, probe, test, every, pbar=None):
+        self.probe, self.test, self.every, self.pbar = probe, test, every, pbar
+        self.records = []
+
+    def on_epoch_end(self, est, record):
+        epoch = int(record["epoch"])
+        if epoch % self.every == 0:
+            self.records.append(_grouping_record(est, self.probe, self.test, epoch,
+                                                 float(record["loss"])))
+        if self.pbar is not None:
+            self.pbar.update(1)
+            post = {"loss": f"{record['loss']:.4g}"}
+            if self.records:
+                post["min_acc"] = f"{self.records[-1]['min_accuracy']:.2f}"
+            self.pbar.set_postfix(post)
+        return False
 
 
 def verdict(records, threshold=ONSET):
@@ -242,49 +263,41 @@ def run_demo(out="kpflow_report", *, max_iter=None, hidden_size=None, seed=0, qu
     test = make_data(recipe, n_samples=cfg.n_test, random_state=recipe["test_seed"])
     probe = _probe_batch(cfg, seed + 2)
     n, T, d_in = train.X.shape
-    est = RecurrentRegressor(
-        cell="gru", hidden_size=cfg.hidden_size, max_iter=every,
-        learning_rate=cfg.learning_rate, batch_size=cfg.batch_size,
-        n_iter_no_change=cfg.max_iter,  # run every epoch: the plateau is part of the story
-        warm_start=True, random_state=seed, n_threads=n_threads,
-        kp_track_every=every, kp_n_trials=cfg.kp_n_trials, kp_probes=cfg.kp_probes)
-    print(f"kpflow-sk demo: GRU ({cfg.hidden_size} units) on {', '.join(TASKS)}\n"
-          f"  {n} training trials (T={T} steps, {d_in} inputs, {train.y.shape[2]} outputs), "
-          f"{cfg.max_iter} epochs; every {every} epoch(s): a KPFlow snapshot on "
-          f"{cfg.kp_n_trials} training trials and the Pro/Anti grouping on a noise-free "
-          f"probe batch ({cfg.n_angles} angles per task)", file=stream, flush=True)
     pbar = None
     if progress:
         from tqdm.auto import tqdm
 
         pbar = tqdm(total=cfg.max_iter, desc="RecurrentRegressor (demo)", unit="epoch",
                     file=sys.stderr)
-    records, fit_s = [], 0.0
+    snapshots = _GroupingSnapshots(probe, test, every, pbar)
+    est = RecurrentRegressor(
+        cell="gru", hidden_size=cfg.hidden_size, max_iter=cfg.max_iter,
+        learning_rate=cfg.learning_rate, batch_size=cfg.batch_size,
+        n_iter_no_change=cfg.max_iter,  # run every epoch: the plateau is part of the story
+        random_state=seed, n_threads=n_threads, callbacks=[snapshots],
+        kp_track_every=every, kp_n_trials=cfg.kp_n_trials, kp_probes=cfg.kp_probes)
+    print(f"kpflow-sk demo: GRU ({cfg.hidden_size} units) on {', '.join(TASKS)}\n"
+          f"  {n} training trials (T={T} steps, {d_in} inputs, {train.y.shape[2]} outputs), "
+          f"{cfg.max_iter} epochs; every {every} epoch(s): a KPFlow snapshot on "
+          f"{cfg.kp_n_trials} training trials and the Pro/Anti grouping on a noise-free "
+          f"probe batch ({cfg.n_angles} angles per task)", file=stream, flush=True)
+    ts = time.perf_counter()
     try:
-        while est.__dict__.get("n_iter_", 0) < cfg.max_iter:
-            remaining = cfg.max_iter - est.__dict__.get("n_iter_", 0)
-            est.set_params(max_iter=min(every, remaining))
-            ts = time.perf_counter()
-            with warnings.catch_warnings():
-                # each chunk runs all its epochs on purpose
-                warnings.filterwarnings("ignore", message="Maximum iterations",
-                                        category=ConvergenceWarning)
-                est.fit(train.X, train.y, task_ids=train.task_ids, mask=train.mask)
-            fit_s += time.perf_counter() - ts
-            records.append(_grouping_record(est, probe, test))
-            if pbar is not None:
-                pbar.update(est.n_iter_ - pbar.n)
-                pbar.set_postfix(loss=f"{records[-1]['loss']:.4g}",
-                                 min_acc=f"{records[-1]['min_accuracy']:.2f}")
+        with warnings.catch_warnings():
+            # all max_iter epochs run on purpose (n_iter_no_change = max_iter)
+            warnings.filterwarnings("ignore", message="Maximum iterations",
+                                    category=ConvergenceWarning)
+            est.fit(train.X, train.y, task_ids=train.task_ids, mask=train.mask)
     finally:
         if pbar is not None:
             pbar.close()
-    est.set_params(max_iter=cfg.max_iter, warm_start=False)
+    fit_s = time.perf_counter() - ts
+    records = snapshots.records
     D = est.kp_decompose_
     m = measure(est, D, test, history=est.kp_history_, spectra_k=cfg.spectra_k,
                 progress=progress)
-    header = (f"\nTrained {est.n_iter_} epochs in {fit_s:.1f} s (with the grouping "
-              f"snapshots): training loss {est.loss_curve_[0]:.4g} (epoch 1) -> "
+    header = (f"\nTrained {est.n_iter_} epochs in {fit_s:.1f} s (with the KPFlow and "
+              f"grouping snapshots): training loss {est.loss_curve_[0]:.4g} (epoch 1) -> "
               f"{est.loss_curve_[-1]:.4g} (epoch {est.n_iter_})")
     print(render_text(m, header=header), file=stream, flush=True)
     text, onsets = verdict(records)
@@ -307,7 +320,7 @@ def run_demo(out="kpflow_report", *, max_iter=None, hidden_size=None, seed=0, qu
                "total_seconds": time.perf_counter() - t0},
         findings=[("Pro/Anti grouping (the paper's four-task finding)", text)],
         extra_figures=[("grouping", _grouping_figure(records),
-                        "Left: the grouping index after every chunk of training; above the "
+                        "Left: the grouping index every few epochs of training; above the "
                         "dashed line a measure counts as grouped. Compare when the updates "
                         "dz (circles) and the trajectories Z (squares) cross it. Middle and "
                         "right: the final cosine matrices (rows and columns in task order); "

@@ -209,10 +209,14 @@ def read_bytes(data, source="file"):
 
 def estimator_state(estimator, keep_optimizer=False):
     """The estimator's ``__getstate__`` with the optimizer state dropped (not needed to predict
-    or analyse; a restored estimator restarts its optimizer on ``warm_start``)."""
+    or analyse; a restored estimator restarts its optimizer on ``warm_start``) and
+    ``callbacks`` set to None (arbitrary objects, which only pickle could store)."""
     state = dict(estimator.__getstate__())
     if not keep_optimizer and "_optimizer_state" in state:
         state["_optimizer_state"] = None
+    if state.get("callbacks") is not None:
+        # user objects cannot be stored without pickling; the saved model has none
+        state["callbacks"] = None
     return state
 
 

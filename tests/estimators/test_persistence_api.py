@@ -84,3 +84,19 @@ def test_predict_and_transform_return_the_estimators_dtype(dtype, np_dtype, x_dt
     assert clf.predict_proba(Xl).dtype == np_dtype
     assert clf.transform(Xl).dtype == np_dtype
     np.testing.assert_allclose(clf.predict_proba(Xl).sum(-1), 1, rtol=1e-5)
+
+
+def test_save_drops_callbacks_which_only_pickle_could_store(tmp_path):
+    class Count:
+        n = 0
+
+        def on_epoch_end(self, est, record):
+            Count.n += 1
+
+    X, y = seq_data(n=8, T=4)
+    est = RecurrentRegressor(hidden_size=3, max_iter=2, random_state=0,
+                             callbacks=[Count()]).fit(X, y)
+    assert Count.n == 2
+    back = kpflow_sk.load(est.save(tmp_path / "m.safetensors"))
+    assert back.callbacks is None and est.callbacks is not None
+    np.testing.assert_array_equal(back.predict(X), est.predict(X))
