@@ -169,6 +169,11 @@ def verdict(records, threshold=ONSET):
     else:
         parts.append(f"Here the trajectories group first (epoch {o_z}) and the updates later "
                      f"(epoch {o_dz}): this run does not reproduce the paper's ordering.")
+    if o_dz is not None:
+        after = [r["grouping_dz"] for r in records if r["epoch"] >= o_dz]
+        parts.append(f"From epoch {o_dz} on, the dz index ranges from {min(after):+.2f} to "
+                     f"{max(after):+.2f} across snapshots (one small probe batch: read "
+                     "the trend, not a single snapshot).")
     if o_zc is not None and o_dz is not None and o_zc <= o_dz:
         parts.append(f"With the four tasks' shared mean trajectory removed, the trajectories "
                      f"already reach {threshold} at epoch {o_zc}, so the early signal in dz is "

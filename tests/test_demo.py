@@ -49,6 +49,10 @@ def test_verdict_follows_the_numbers(dz, expect):
     recs = [_rec(e, z, d) for e, z, d in zip([3, 6, 9], [0.0, 0.1, 0.9], dz)]
     text, onsets = verdict(recs)
     assert expect in text and "are grouped" in text
+    if max(dz) >= ONSET:
+        first = next(e for e, d in zip([3, 6, 9], dz) if d >= ONSET)
+        after = [d for e, d in zip([3, 6, 9], dz) if e >= first]
+        assert f"ranges from {min(after):+.2f} to {max(after):+.2f}" in text
     recs = [_rec(e, z, d) for e, z, d in zip([3, 6, 9], [0.0, 0.9, 0.9], [0.0, 0.0, 0.9])]
     text, onsets = verdict(recs)
     assert "trajectories group first" in text and onsets == {
