@@ -233,9 +233,10 @@ def _figures(m, D, test, title_names):
                                                     periods=periods),
                      "Hidden trajectories of the analysis batch in their first two principal "
                      "components, one line per trial, coloured by task; circles mark the "
-                     "start, squares the end of each trial, triangles (one colour per period) "
-                     "where each trial period starts. Trials of one task should follow similar paths; where "
-                     "the lines split is where the tasks' computations differ."))
+                     "start, squares the end of each trial, triangles (one colour per "
+                     "period) where each trial period starts. Trials of one task should "
+                     "follow similar paths; where the lines split is where the tasks' "
+                     "computations differ."))
     # one trial per task, with the model's prediction dashed over the target
     ids = np.asarray(test.task_ids)
     for k, name in enumerate(test.task_names):
