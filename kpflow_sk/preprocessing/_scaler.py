@@ -23,7 +23,8 @@ def _as_3d(X, *, input_name="X"):
         raise ValueError(
             f"{input_name} must be 3-D (n_samples, n_timesteps, n_features) or 2-D "
             f"(n_samples, n_features); got an array with {X.ndim} dimension(s) "
-            f"(shape {X.shape})")
+            f"(shape {X.shape}). Reshape your data: a single feature is X.reshape(-1, 1), "
+            "a single sample X.reshape(1, -1)")
     return X, 3
 
 
@@ -132,8 +133,8 @@ class TimeSeriesScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator,
         check_is_fitted(self)
         X3, ndim = _as_3d(X)
         if X3.shape[-1] != self.n_features_in_:
-            raise ValueError(f"X has {X3.shape[-1]} features, but {type(self).__name__} was "
-                             f"fitted with {self.n_features_in_}")
+            raise ValueError(f"X has {X3.shape[-1]} features, but {type(self).__name__} is "
+                             f"expecting {self.n_features_in_} features as input")
         out = X3.copy() if (self.copy or X3 is not X) else X3
         dtype = out.dtype
         if inverse:

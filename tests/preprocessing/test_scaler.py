@@ -89,3 +89,10 @@ def test_pipeline_before_the_regressor_and_its_set_output():
     assert pipe.predict(X).shape == y.shape
     assert isinstance(Pipeline([("s", TimeSeriesScaler())]).set_output(
         transform="pandas").fit_transform(X), np.ndarray)
+
+
+def test_scikit_learn_estimator_checks():
+    from sklearn.utils.estimator_checks import check_estimator
+
+    # every applicable check of scikit-learn's API contract (on 2-D data: T = 1)
+    check_estimator(TimeSeriesScaler())
