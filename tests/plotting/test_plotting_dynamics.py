@@ -40,12 +40,13 @@ def test_fixed_points_on_pca_plot(bistable):
     assert "stable (2)" in texts and "saddle (1)" in texts
     # the fixed points are drawn where PCA puts them: the stable points are the trajectories'
     # end points (the trials converge to them)
-    scat = ax.collections[1].get_offsets()                 # stable points, filled
+    # collections: trial starts, trial ends (plot_trajectories_pca), stable, saddle points
+    scat = ax.collections[2].get_offsets()                 # stable points, filled
     ends = np.array([ln.get_xydata()[-1] for ln in ax.lines[:6]])
     d = np.linalg.norm(ends[:, None] - np.asarray(scat)[None], axis=-1).min(1)
     assert d.max() < 1e-3
-    assert ax.collections[1].get_facecolors()[0][3] > 0    # filled
-    assert len(ax.collections[2].get_facecolors()) == 0     # open (no face)
+    assert ax.collections[2].get_facecolors()[0][3] > 0    # filled
+    assert len(ax.collections[3].get_facecolors()) == 0     # open (no face)
     fig3 = plot_fixed_points(Z, fps, n_components=3)
     assert fig3.axes[0].name == "3d"
 
