@@ -64,6 +64,7 @@ def test_quick_demo_reports_the_grouping(tmp_path):
     res = run_demo(tmp_path, quick=True, progress=False, stream=out, n_threads=1)
     text = out.getvalue()
     assert "Pro/Anti grouping over training" in text and "Verdict:" in text
+    assert "collapse dim with its uncertainty:" in text and "±" in text
     assert [r["epoch"] for r in res["grouping"]] == [1, 2, 3]
     for r in res["grouping"]:
         assert r["grouping_dz"] == pytest.approx(grouping_index(r["cos_dz"]))
@@ -74,5 +75,27 @@ def test_quick_demo_reports_the_grouping(tmp_path):
     assert page.index("<summary>Configuration</summary>") > page.index("<h2>Figures</h2>")
     assert "convention &#x27;default&#x27;" in page
     results = json.loads((tmp_path / "results.json").read_text())
+    cd = results["collapse_dim_estimate"]
+    assert cd["half_width"] >= 0 and cd["text"].startswith(f"{cd['value']:.2g}"[:1])
+    assert "± " in page[page.index("collapse dim</th>"):][:200]
     assert results["grouping_verdict"] == res["verdict"]
     assert len(results["grouping"]) == 3
+
+
+@pytest.mark.parametrize("hidden, probes", [(6, None), (48, 24)])
+def test_collapse_estimate_is_collapse_dim_with_its_uncertainty(hidden, probes):
+    import warnings
+
+    from kpflow_sk import RecurrentRegressor
+    from kpflow_sk._cli.report import collapse_estimate
+    from kpflow_sk.datasets import make_task
+
+    b = make_task("memory_pro", 16, stimulus_steps=3, memory_steps=3, response_steps=3,
+                  random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = RecurrentRegressor(hidden_size=hidden, max_iter=2, kp_n_trials=8,
+                                 kp_probes=probes, random_state=0).fit(b.X, b.y)
+    e = collapse_estimate(est.kp_decompose_)
+    assert e["value"] == est.collapse_dim_          # the same number, plus its uncertainty
+    assert e["half_width"] >= 0 and "applications" in e["text"]

@@ -161,8 +161,29 @@ def measure(est, D, test, *, history=None, spectra_k=20, reuse_history=True, pro
             for name in names:
                 spectra[name] = np.asarray(D.spectrum(name, k=spectra_k), dtype=float)
     return {"scores": scores, "r2": r2, "summary": summary, "task_alignment": ta,
+            "collapse_estimate": collapse_estimate(D),
             "alignment_names": alignment_names, "spectra": spectra, "history": history,
             "y_pred": y_pred, "seconds": time.perf_counter() - t0}
+
+
+def collapse_estimate(D):
+    """``collapse_dim_``'s estimate with its uncertainty: ``{"value", "half_width", "text"}``.
+
+    The same call as ``KPDecomposition.collapse_dim`` (same operator, seed and budget, so the
+    same value), keeping the full result that ``collapse_dim`` reduces to a float; rendered
+    by :func:`kpflow_sk.linalg.format_estimate`. None when the analysis cannot give it.
+    """
+    from kpflow_sk import linalg
+
+    try:
+        # KPDecomposition exposes only the float; its own factor and keyword helpers give
+        # the identical randomized call
+        res = linalg.effective_rank(D._measured("Theta", True), method="pr", axis=None,
+                                    reduce="trace", gram=True, exact=None, **D._kw(None))
+        return {"value": float(res.value), "half_width": float(res.half_width),
+                "text": linalg.format_estimate(res)}
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 def _history_rows(history):
@@ -189,8 +210,10 @@ def render_text(m, *, header="", analysis="End of training (analysis batch)"):
                   f"{s.get('convention', 'default')!r})",
               format_table([[s.get(k) for k in SUMMARY_COLUMNS] + [m["r2"]]],
                            list(SUMMARY_COLUMNS.values()) + ["R^2 (held out)"])]
-    if s.get("collapse_dim_estimate"):
-        lines.append(f"  collapse dim: {s['collapse_dim_estimate']}")
+    est_cd = m.get("collapse_estimate")
+    text_cd = s.get("collapse_dim_estimate") or (est_cd or {}).get("text")
+    if text_cd:
+        lines.append(f"  collapse dim with its uncertainty: {text_cd}")
     lines += ["", "Accuracy on held-out trials",
               format_table([[k, v] for k, v in m["scores"].items()], ["task", "accuracy"])]
     if m["task_alignment"] is not None:
@@ -281,16 +304,17 @@ def _headline(est, m, test, recipe):
         hl[f"held-out accuracy: {name}"] = f"{v:.3f} ({len(test.X)} held-out trials in all)"
     hl["held-out R^2"] = m["r2"]
     cd = s.get("collapse_dim")
-    unc = next((s[k] for k in ("collapse_dim_stderr", "collapse_dim_uncertainty")
-                if s.get(k) is not None), None)
-    budget = getattr(est, "kp_probes", None)
+    estimate = m.get("collapse_estimate")
     if cd is not None:
-        value = f"{cd:.3g}" + (f" ± {unc:.2g} (standard error)" if unc is not None else "")
+        if estimate is not None:
+            value = estimate["text"]
+            if abs(estimate["value"] - cd) > 1e-9 * max(1.0, abs(cd)):
+                value += f" (last snapshot: {cd:.3g})"
+        else:
+            value = f"{cd:.3g} (no uncertainty available)"
         hl["collapse dim"] = (
-            value + f" — pr of Theta on the whole trajectory space of {s.get('n_trials')} "
-            f"training trials, convention '{CONVENTION}'; a randomized estimate"
-            + (f" ({budget} operator applications)" if budget else "")
-            + ("" if unc is not None else "; no uncertainty is recorded by this version"))
+            value + f" — pr of Theta, whole trajectory space, {s.get('n_trials')} training "
+            f"trials, convention '{CONVENTION}'")
     for name, label in (("K", "K"), ("P", "P P*"), ("Theta", "Theta")):
         whole, time_ = s.get(f"rank_{name}"), s.get(f"rank_{name}_time")
         if whole is not None:
@@ -338,6 +362,7 @@ def write_model_report(folder, *, title, est, D, test, m, recipe, extra=None, fi
         "scores": m["scores"],
         "r2": m["r2"],
         "collapse_dim": s.get("collapse_dim"),
+        "collapse_dim_estimate": m.get("collapse_estimate"),
         "task_names": list(test.task_names),
         "task_alignment": m["task_alignment"],
         "alignment_names": m["alignment_names"],
