@@ -3,7 +3,7 @@
 Paper finding (KPFlow; poster Fig. 4, "effective rank over GD"): the Parameter Operator K is
 low-rank and stays below the Linearized Flow Propagator P throughout training; P's time-axis
 effective rank collapses as the network learns the memory. The poster's values (reference
-code, "figure" convention, GRU-256 on Memory-Pro; docs/conventions.md section 3.1): time-axis rank of
+code, "figure" convention, GRU-256 on Memory-Pro; docs/conventions.md s. 3): time-axis rank of
 K about 0.95 throughout; of P P* 36 -> 40 early, collapsing to about 1 and settling at 2-3
 when the loss falls.
 

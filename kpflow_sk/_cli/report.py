@@ -203,7 +203,7 @@ def render_text(m, *, header="", analysis="End of training (analysis batch)"):
     if hist:
         lines += ["", "KPFlow during training (analysis batch; collapse dim = effective rank "
                       "of Theta = P K P*; ranks: participation ratio, convention 'default', "
-                      "except 'figure': the paper's figure convention, docs/conventions.md section 3)",
+                      "except 'figure': the paper's figure convention, docs/conventions.md)",
                   format_table(_history_rows(hist), list(HISTORY_COLUMNS.values()))]
     s = m["summary"]
     lines += ["", f"{analysis} (ranks: participation ratio, convention "

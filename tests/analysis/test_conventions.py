@@ -1,4 +1,4 @@
-"""The three effective-rank conventions (docs/conventions.md section 3.1) against dense float64 math.
+"""The three effective-rank conventions (docs/conventions.md s. 3) against dense float64 math.
 
 Everything here is independent of kpflow_sk.operators and kpflow_sk.linalg: K, P, Theta are
 dense matrices from autograd Jacobians (tests/kp_reference.py), the mean compression, the
