@@ -22,7 +22,7 @@ from pathlib import Path
 
 __all__ = ["ZOO_MANIFEST_SHA256", "current_digest", "write_pin"]
 
-ZOO_MANIFEST_SHA256 = "d8e0546fa3b120b9ce895a0d132bcc7e998e1e2d7b1d592d3edad879a9bc28fc"
+ZOO_MANIFEST_SHA256 = "ba207fff9d00f4983f04f9a549a0a722dfe0b4e0df6e58ef02de30575a8a23a0"
 
 
 def current_digest(root=None):
