@@ -299,6 +299,10 @@ class AffineParameterLinearization(ParameterLinearization):
         self._rows = B * T
         self._flat = [(mp, mp.source.reshape(B * T, -1), mp.coef.reshape(B * T, *mp.coef.shape[2:]))
                       for mp in maps]
+        self._kernel_terms = None
+        names = [n for mp in maps for n in (mp.weight, mp.bias) if n is not None]
+        #: the structured K below needs every parameter in exactly one map
+        self.structured_kernel = len(names) == len(set(names))
 
     def _chunks(self, k):
         m = max(mp.coef.shape[2] for mp in self.maps)
@@ -334,3 +338,83 @@ class AffineParameterLinearization(ParameterLinearization):
                     b = delta.sum(1)
                     grads[mp.bias] = b if mp.bias not in grads else grads[mp.bias] + b
         return grads
+
+    # ------------------------------------------------------------------ K = J J* (structured)
+    # K_j = sum_g diag(c_gj) M_g M_g^T diag(c_gj) per hidden unit j, with M_g the rows
+    # [s_n, 1] of the maps whose gate coefficients are c_g. Hand-written (no library computes
+    # this factored kernel): K on k probes becomes two GEMMs (M^T X, M Y) over all (b, t) and
+    # probes at once instead of one weight-gradient GEMM per probe.
+    def kernel_terms(self):
+        """``[(M, coef)]``: maps sharing one coefficient tensor merged into one row factor.
+
+        ``M`` has shape ``(N, S)`` (sources, then a column of ones per bias), ``coef``
+        ``(N, m, H)``; ``K u = sum_terms sum_g coef_g * (M M^T (coef_g * u))`` (N = B*T).
+        """
+        if self._kernel_terms is None:
+            groups = {}
+            for mp, src, coef in self._flat:
+                cols = [src]
+                if mp.bias is not None:
+                    cols.append(src.new_ones(src.shape[0], 1))
+                key = id(mp.coef)
+                groups.setdefault(key, [coef, []])[1].extend(cols)
+            self._kernel_terms = [(torch.cat(cols, dim=1), coef) for coef, cols in
+                                  groups.values()]
+        return self._kernel_terms
+
+    def kernel_apply(self, U):
+        """``K U = J J* U`` without the parameter space. U: (k, B, T, H) -> (k, B, T, H)."""
+        k = U.shape[0]
+        B, T, H = self.shape
+        N = self._rows
+        Ut = U.reshape(k, N, H).transpose(0, 1)                        # (N, k, H)
+        out = torch.zeros(N, k, H, dtype=U.dtype, device=U.device)
+        m = max(c.shape[1] for _, c in self.kernel_terms())
+        # probes per chunk so that the (N, k, m, H) intermediates stay under chunk_bytes
+        step = max(1, min(k, self.chunk_bytes // max(1, 3 * N * m * H * U.element_size())))
+        for s in range(0, k, step):
+            sl = slice(s, min(k, s + step))
+            us = Ut[:, sl].unsqueeze(2)                                 # (N, ks, 1, H)
+            acc = 0.0
+            for M, coef in self.kernel_terms():
+                X = (us * coef.unsqueeze(1)).reshape(N, -1)             # (N, ks*m*H)
+                Z = torch.matmul(M, torch.matmul(M.T, X)).reshape(N, -1, coef.shape[1], H)
+                acc = acc + (Z * coef.unsqueeze(1)).sum(2)
+            out[:, sl] = acc
+        return out.transpose(0, 1).reshape(k, B, T, H)
+
+    def kernel_axis_mean(self, axis, square=False):
+        """Mean compression ``E^T G E / M`` of ``G = K`` (or ``K^2``) onto one axis, exactly.
+
+        ``axis`` 2 (hidden): K is block-diagonal over hidden units, so the compression is
+        diagonal and one probe (all ones) gives it. ``axis`` 1 (time), ``square=False``:
+        ``C[t, t'] = <F_t, F_t'> / M`` with ``F_t = sum_b M_bt^T c_bt`` (``J* E``), a batched
+        GEMM over t. ``axis`` 0 (trial) likewise with F over trials.
+
+        Returns
+        -------
+        Tensor of shape (n_axis, n_axis)
+        """
+        B, T, H = self.shape
+        n_axis = self.shape[axis]
+        Mo = B * T * H // n_axis
+        dt = self._flat[0][1].dtype
+        dev = self._flat[0][1].device
+        if axis == 2:
+            ones = torch.ones(1, B, T, H, dtype=dt, device=dev)
+            KE = self.kernel_apply(ones)[0].reshape(-1, H)             # column j: K_j 1
+            d = KE.square().sum(0) if square else KE.sum(0)
+            return torch.diag(d) / Mo
+        if square:
+            raise NotImplementedError("structured time/trial compression of K^2")
+        C = torch.zeros(n_axis, n_axis, dtype=dt, device=dev)
+        for M, coef in self.kernel_terms():
+            Mb = M.reshape(B, T, -1)
+            cb = coef.reshape(B, T, -1)
+            if axis == 1:
+                F = torch.matmul(Mb.permute(1, 2, 0), cb.transpose(0, 1))   # (T, S, mH)
+            else:
+                F = torch.matmul(Mb.transpose(1, 2), cb)                    # (B, S, mH)
+            F = F.reshape(n_axis, -1)
+            C = C + F @ F.T
+        return C / Mo
