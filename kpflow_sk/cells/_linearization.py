@@ -369,18 +369,17 @@ class AffineParameterLinearization(ParameterLinearization):
         N = self._rows
         Ut = U.reshape(k, N, H).transpose(0, 1)                        # (N, k, H)
         out = torch.zeros(N, k, H, dtype=U.dtype, device=U.device)
-        m = max(c.shape[1] for _, c in self.kernel_terms())
-        # probes per chunk so that the (N, k, m, H) intermediates stay under chunk_bytes
-        step = max(1, min(k, self.chunk_bytes // max(1, 3 * N * m * H * U.element_size())))
+        # probes per chunk so that the (N, k, H) intermediates stay under chunk_bytes
+        step = max(1, min(k, self.chunk_bytes // max(1, 3 * N * H * U.element_size())))
         for s in range(0, k, step):
-            sl = slice(s, min(k, s + step))
-            us = Ut[:, sl].unsqueeze(2)                                 # (N, ks, 1, H)
-            acc = 0.0
+            us = Ut[:, s:s + step]                                      # (N, ks, H)
+            acc = out[:, s:s + step]
             for M, coef in self.kernel_terms():
-                X = (us * coef.unsqueeze(1)).reshape(N, -1)             # (N, ks*m*H)
-                Z = torch.matmul(M, torch.matmul(M.T, X)).reshape(N, -1, coef.shape[1], H)
-                acc = acc + (Z * coef.unsqueeze(1)).sum(2)
-            out[:, sl] = acc
+                for g in range(coef.shape[1]):
+                    cg = coef[:, g].unsqueeze(1)                        # (N, 1, H)
+                    X = torch.mul(us, cg).reshape(N, -1)                # (N, ks*H)
+                    Z = torch.matmul(M, torch.matmul(M.T, X))
+                    acc.addcmul_(Z.reshape(acc.shape), cg)
         return out.transpose(0, 1).reshape(k, B, T, H)
 
     def kernel_axis_mean(self, axis, square=False):
