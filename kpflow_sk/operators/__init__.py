@@ -22,7 +22,8 @@ from kpflow_sk.operators._trajectory import (
 )
 
 __all__ = [
-    "TrajectoryOperator", "ComposedOperator", "AdjointOperator", "AxisCompression", "Trajectory", "ParameterSpace",
+    "TrajectoryOperator", "ComposedOperator", "AdjointOperator", "AxisCompression",
+    "Trajectory", "ParameterSpace",
     "ParameterJacobian", "ParameterOperator", "Propagator", "InversePropagator", "HiddenNTK",
     "kp_operators", "STRATEGIES", "DEFAULT_MEMORY_BUDGET",
 ]
