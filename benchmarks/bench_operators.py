@@ -147,18 +147,49 @@ def exact_answers(ops64):
            "p_hidden": via(P, 2), "p_time": via(P, 1),
            "k_hidden": via(J, 2), "k_time": via(J, 1),
            "k2_hidden": pr_of(linalg.reduce_to_axis(_JJt(J), 2, "mean", gram=True).matrix)}
-    # whole-space pr of Theta: every parameter-space basis vector through P J
+    return out
+
+
+def exact_collapse(ops, chunk=512):
+    """Whole-space pr of Theta from every parameter-space basis vector through P J.
+
+    ``tr(Theta) = ||P J||_F^2`` and ``tr(Theta^2) = ||(P J)* (P J)||_F^2``, accumulated in
+    float64 over chunks of basis vectors (the operators' own dtype for the products).
+    """
+    PJ = ops["Theta"].PJ
     n = PJ.in_shape[0]
     tr = tr2 = 0.0
-    for s in range(0, n, 512):
-        k = min(512, n - s)
+    for s in range(0, n, chunk):
+        k = min(chunk, n - s)
         E = torch.zeros(n, k, dtype=PJ.dtype)
         E[torch.arange(s, s + k), torch.arange(k)] = 1
         Y = PJ.matmat(E)
-        tr += float(Y.square().sum())
-        tr2 += float(PJ.rmatmat(Y).square().sum())
-    out["collapse"] = tr**2 / tr2
-    return out
+        tr += float(Y.double().square().sum())
+        tr2 += float(PJ.rmatmat(Y).double().square().sum())
+    return tr**2 / tr2
+
+
+def cached_exact_collapse(ops, path, recompute):
+    """The exact collapse dim at H = 64, kept in ``path`` (it takes minutes: n_params probes)."""
+    key = {"model": "GRU(3, 64) seed 0", "B": B, "T": T, "torch": torch.__version__}
+    if path and os.path.exists(path) and not recompute:
+        with open(path) as fh:
+            saved = json.load(fh)
+        if saved.get("key") == key:
+            print(f"  exact collapse dim from {path} (computed {saved['date']})")
+            return saved["collapse"]
+    print(f"  [{time.strftime('%H:%M:%S')}] exact collapse dim: {PJ_n(ops)} basis probes "
+          "(minutes)", flush=True)
+    value = exact_collapse(ops)
+    if path:
+        with open(path, "w") as fh:
+            json.dump({"key": key, "collapse": value, "date": time.strftime("%Y-%m-%d %H:%M"),
+                       "how": "every parameter-space basis vector through P J, float64"}, fh)
+    return value
+
+
+def PJ_n(ops):
+    return ops["Theta"].PJ.in_shape[0]
 
 
 class _Composed:
@@ -257,6 +288,12 @@ def main(argv=None):
                     help="hidden sizes timed after the H = 64 accuracy run (default 256)")
     ap.add_argument("--scale", action="store_true", help="add the GRU H=1024, T=500, B=64 run")
     ap.add_argument("--out", help="write the rows here as JSON (only on an idle machine)")
+    ap.add_argument("--exact-cache", default=os.path.join(os.path.dirname(__file__),
+                                                          "exact_collapse_H64.json"),
+                    help="where the exact H = 64 collapse dim is kept between runs")
+    ap.add_argument("--recompute-exact", action="store_true")
+    ap.add_argument("--exact-only", action="store_true",
+                    help="only compute (and cache) the exact H = 64 answers")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     load0 = load()
@@ -266,7 +303,13 @@ def main(argv=None):
     net64, _, X64, _ = make_model(64)
     net64, X64 = copy.deepcopy(net64).double(), X64.double()
     print(f"  [{time.strftime('%H:%M:%S')}] exact answers at H = 64 (float64)", flush=True)
-    exact = exact_answers(kp_operators(trajectory(net64, X64)))
+    ops64 = kp_operators(trajectory(net64, X64))
+    exact = exact_answers(ops64)
+    exact["collapse"] = cached_exact_collapse(ops64, args.exact_cache, args.recompute_exact)
+    del ops64
+    if args.exact_only:
+        print(json.dumps(exact, indent=1))
+        return
     for H in [64] + [h for h in args.sizes if h != 64]:
         res = run_size(H, exact if H == 64 else None)
         print_table(res)

@@ -367,7 +367,7 @@ class AffineParameterLinearization(ParameterLinearization):
         k = U.shape[0]
         B, T, H = self.shape
         N = self._rows
-        Ut = U.reshape(k, N, H).transpose(0, 1)                        # (N, k, H)
+        Ut = U.reshape(k, N, H).transpose(0, 1).contiguous()           # (N, k, H)
         out = torch.zeros(N, k, H, dtype=U.dtype, device=U.device)
         # probes per chunk so that the (N, k, H) intermediates stay under chunk_bytes
         step = max(1, min(k, self.chunk_bytes // max(1, 3 * N * H * U.element_size())))
