@@ -345,21 +345,26 @@ class AffineParameterLinearization(ParameterLinearization):
     # this factored kernel): K on k probes becomes two GEMMs (M^T X, M Y) over all (b, t) and
     # probes at once instead of one weight-gradient GEMM per probe.
     def kernel_terms(self):
-        """``[(M, coef)]``: maps sharing one coefficient tensor merged into one row factor.
+        """``[(M, c)]``, one per gate block: ``K u = sum_terms c * (M M^T (c * u))``.
 
-        ``M`` has shape ``(N, S)`` (sources, then a column of ones per bias), ``coef``
-        ``(N, m, H)``; ``K u = sum_terms sum_g coef_g * (M M^T (coef_g * u))`` (N = B*T).
+        ``M`` has shape ``(N, S)`` (the sources of every map whose gate coefficients equal
+        ``c``, each followed by a column of ones when the map has a bias), ``c`` ``(N, H)``
+        (N = B*T). Gates with equal coefficients in several maps (rnn's two maps; a GRU's r and
+        z gates) share one term, so one GEMM pair serves them.
         """
         if self._kernel_terms is None:
-            groups = {}
+            terms = []                       # [c, [columns]]
             for mp, src, coef in self._flat:
-                cols = [src]
-                if mp.bias is not None:
-                    cols.append(src.new_ones(src.shape[0], 1))
-                key = id(mp.coef)
-                groups.setdefault(key, [coef, []])[1].extend(cols)
-            self._kernel_terms = [(torch.cat(cols, dim=1), coef) for coef, cols in
-                                  groups.values()]
+                cols = [src] + ([src.new_ones(src.shape[0], 1)] if mp.bias is not None else [])
+                for g in range(coef.shape[1]):
+                    c = coef[:, g]
+                    for t in terms:
+                        if t[0] is c or (t[0].shape == c.shape and torch.equal(t[0], c)):
+                            t[1].extend(cols)
+                            break
+                    else:
+                        terms.append([c, list(cols)])
+            self._kernel_terms = [(torch.cat(cols, dim=1), c.contiguous()) for c, cols in terms]
         return self._kernel_terms
 
     def kernel_apply(self, U):
@@ -374,12 +379,11 @@ class AffineParameterLinearization(ParameterLinearization):
         for s in range(0, k, step):
             us = Ut[:, s:s + step]                                      # (N, ks, H)
             acc = out[:, s:s + step]
-            for M, coef in self.kernel_terms():
-                for g in range(coef.shape[1]):
-                    cg = coef[:, g].unsqueeze(1)                        # (N, 1, H)
-                    X = torch.mul(us, cg).reshape(N, -1)                # (N, ks*H)
-                    Z = torch.matmul(M, torch.matmul(M.T, X))
-                    acc.addcmul_(Z.reshape(acc.shape), cg)
+            for M, c in self.kernel_terms():
+                cg = c.unsqueeze(1)                                     # (N, 1, H)
+                X = torch.mul(us, cg).reshape(N, -1)                    # (N, ks*H)
+                Z = torch.matmul(M, torch.matmul(M.T, X))
+                acc.addcmul_(Z.reshape(acc.shape), cg)
         return out.transpose(0, 1).reshape(k, B, T, H)
 
     def kernel_axis_mean(self, axis, square=False):
@@ -407,13 +411,13 @@ class AffineParameterLinearization(ParameterLinearization):
         if square:
             raise NotImplementedError("structured time/trial compression of K^2")
         C = torch.zeros(n_axis, n_axis, dtype=dt, device=dev)
-        for M, coef in self.kernel_terms():
+        for M, c in self.kernel_terms():
             Mb = M.reshape(B, T, -1)
-            cb = coef.reshape(B, T, -1)
+            cb = c.reshape(B, T, -1)
             if axis == 1:
-                F = torch.matmul(Mb.permute(1, 2, 0), cb.transpose(0, 1))   # (T, S, mH)
+                F = torch.matmul(Mb.permute(1, 2, 0), cb.transpose(0, 1))   # (T, S, H)
             else:
-                F = torch.matmul(Mb.transpose(1, 2), cb)                    # (B, S, mH)
+                F = torch.matmul(Mb.transpose(1, 2), cb)                    # (B, S, H)
             F = F.reshape(n_axis, -1)
             C = C + F @ F.T
         return C / Mo
