@@ -278,8 +278,11 @@ def run_scale(H=1024, T_=500, B_=64, device="cpu"):
                               block_size=32, random_state=0).value
     seconds = time.perf_counter() - t0
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    return {"H": H, "T": T_, "B": B_, "collapse_dim": r, "seconds": seconds,
-            "fwd_bwd_s": base, "ratio": seconds / base, "peak_rss_GB": peak_gb}
+    gpu_gb = (torch.cuda.max_memory_allocated() / 1e9 if torch.device(device).type == "cuda"
+              else None)
+    return {"H": H, "T": T_, "B": B_, "device": str(device), "collapse_dim": r,
+            "seconds": seconds, "fwd_bwd_s": base, "ratio": seconds / base,
+            "peak_rss_GB": peak_gb, "peak_gpu_GB": gpu_gb}
 
 
 def main(argv=None):
@@ -287,6 +290,7 @@ def main(argv=None):
     ap.add_argument("--sizes", type=int, nargs="+", default=[256],
                     help="hidden sizes timed after the H = 64 accuracy run (default 256)")
     ap.add_argument("--scale", action="store_true", help="add the GRU H=1024, T=500, B=64 run")
+    ap.add_argument("--device", default="cpu", help="device of the --scale run")
     ap.add_argument("--out", help="write the rows here as JSON (only on an idle machine)")
     ap.add_argument("--exact-cache", default=os.path.join(os.path.dirname(__file__),
                                                           "exact_collapse_H64.json"),
@@ -315,7 +319,7 @@ def main(argv=None):
         print_table(res)
         results.append(res)
     if args.scale:
-        res = run_scale()
+        res = run_scale(device=args.device)
         print(json.dumps(res, indent=1))
         results.append(res)
     load1 = load()
