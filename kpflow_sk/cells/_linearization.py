@@ -186,10 +186,19 @@ class FactoredLinearization(StateLinearization):
         return self._apply_t(u, Dt[t], ct[t])
 
     def dense(self):
+        return self.dense_time_major().transpose(0, 1)
+
+    def dense_time_major(self):
+        """``A`` held time-major, shape (T, B, H, H), built in place (one pass per block)."""
         B, T, H = self.shape
         Wb = self.W.reshape(self.m, H, H)
-        A = torch.einsum("btmh,mhj->bthj", self.D, Wb)
-        return A + torch.diag_embed(self.c)
+        Dt, ct = self._time_major()
+        At = torch.empty(T, B, H, H, dtype=self.D.dtype, device=self.D.device)
+        torch.mul(Dt[:, :, 0].unsqueeze(-1), Wb[0], out=At)
+        for j in range(1, self.m):
+            At.addcmul_(Dt[:, :, j].unsqueeze(-1), Wb[j])
+        At.diagonal(dim1=-2, dim2=-1).add_(ct)
+        return At
 
 
 class MaterializedLinearization(StateLinearization):
@@ -205,7 +214,12 @@ class MaterializedLinearization(StateLinearization):
 
     @classmethod
     def from_linearization(cls, lin: StateLinearization):
-        return lin if isinstance(lin, cls) else cls(lin.dense())
+        if isinstance(lin, cls):
+            return lin
+        if isinstance(lin, FactoredLinearization):
+            # built time-major directly: no (B, T, H, H) temporary and no transposing copy
+            return cls(lin.dense_time_major().transpose(0, 1))
+        return cls(lin.dense())
 
     @property
     def A(self):
