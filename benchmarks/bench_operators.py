@@ -44,8 +44,8 @@ from kpflow_sk.operators import Trajectory, kp_operators
 
 B, T, D = 20, 90, 3
 MAX_LOAD = 1.5
-#: Theta applications of the whole-space pr (Krylov + Hutchinson, probes in blocks of 32)
-COLLAPSE_BUDGET = 96
+#: relative tolerance of the randomized whole-space pr (issue 9's accuracy contract)
+RTOL = 0.02
 # issue 12's targets (multiples of fwd+bwd at H = 256) and the reference code's figures
 TARGETS = {
     "setup": ("operator set-up on the batch", 89, 2),
@@ -125,9 +125,10 @@ def measures(ops):
         "k_hidden": lambda: pr_of(K.axis_mean(2)),
         "k_time": lambda: pr_of(K.axis_mean(1)),
         "k2_hidden": lambda: pr_of(K.axis_mean(2, square=True)),
+        # Theta itself (self-adjoint, P K P* with the structured K), 2% tolerance: the budget
+        # grows in blocks of 32 probes until the ~95% interval is within 2% of the value
         "collapse": lambda: linalg.effective_rank(
-            Th, exact=False, n_applications=COLLAPSE_BUDGET, block_size=32,
-            random_state=0).value,
+            Th, exact=False, rtol=RTOL, block_size=32, random_state=0),
     }
 
 
@@ -169,8 +170,12 @@ def exact_collapse(ops, chunk=512):
     return tr**2 / tr2
 
 
-def cached_exact_collapse(ops, path, recompute):
-    """The exact collapse dim at H = 64, kept in ``path`` (it takes minutes: n_params probes)."""
+def cached_exact_collapse(ops, path, recompute, compute_missing):
+    """The exact collapse dim at H = 64, kept in ``path`` (it takes minutes: n_params probes).
+
+    Computed when ``recompute``, or when the cache is missing and ``compute_missing``;
+    otherwise None (the error column of that row stays empty).
+    """
     key = {"model": "GRU(3, 64) seed 0", "B": B, "T": T, "torch": torch.__version__}
     if path and os.path.exists(path) and not recompute:
         with open(path) as fh:
@@ -178,6 +183,10 @@ def cached_exact_collapse(ops, path, recompute):
         if saved.get("key") == key:
             print(f"  exact collapse dim from {path} (computed {saved['date']})")
             return saved["collapse"]
+    if not (recompute or compute_missing):
+        print(f"  no exact collapse dim cached in {path}: run once with --exact-only "
+              "(n_params basis probes, many minutes); its error is left out")
+        return None
     print(f"  [{time.strftime('%H:%M:%S')}] exact collapse dim: {PJ_n(ops)} basis probes "
           "(minutes)", flush=True)
     value = exact_collapse(ops)
@@ -234,16 +243,23 @@ def run_size(H, exact=None):
     rows["k32"] = best_time(lambda: ops["K"] @ q32, 2)[0] / base
     rows["p32"] = best_time(lambda: ops["P"] @ q32, 2)[0] / base
     values = {}
+    info = {}
     for name, fn in measures(ops).items():
-        seconds, values[name] = once(fn)
+        seconds, val = once(fn)
+        if hasattr(val, "value"):       # a result object of the accuracy contract
+            info[name] = {"stderr": val.stderr, "n_applications": val.n_applications,
+                          "hit_cap": val.hit_cap, "converged": val.converged}
+            val = val.value
+        values[name] = float(val)
         rows[name] = seconds / base
         print(f"    [{time.strftime('%H:%M:%S')}] {name}: {values[name]:.5g} "
-              f"({rows[name]:.3g}x)", flush=True)
+              f"({rows[name]:.3g}x) {info.get(name, '')}", flush=True)
     errors = {}
     if exact is not None:
-        errors = {n: abs(values[n] - e) / abs(e) for n, e in exact.items() if n in values}
+        errors = {n: abs(values[n] - e) / abs(e) for n, e in exact.items()
+                  if n in values and e is not None}
     return {"H": H, "fwd_bwd_ms": base * 1e3, "ratios": rows, "values": values,
-            "exact": exact, "relerr": errors}
+            "estimates": info, "exact": exact, "relerr": errors}
 
 
 def print_table(res):
@@ -257,6 +273,9 @@ def print_table(res):
         val = f"{v[key]:10.5g}" if key in v else " " * 10
         err = f"{e[key]:8.2%}" if key in e else " " * 8
         print(f"  {label:48s} {ref:7g}x {r[key]:7.3g}x {target:6g}x  {status:6s} {val} {err}")
+    for key, est in res.get("estimates", {}).items():
+        print(f"  ({key}: stderr {est['stderr']:.3g}, {est['n_applications']} applications, "
+              f"converged {est['converged']}, hit_cap {est['hit_cap']})")
     for key, label in EXTRA.items():
         val = f"{v[key]:10.5g}" if key in v else " " * 10
         err = f"{e[key]:8.2%}" if key in e else " " * 8
@@ -274,15 +293,17 @@ def run_scale(H=1024, T_=500, B_=64, device="cpu"):
     base, _ = best_time(fwd_bwd, 1)
     t0 = time.perf_counter()
     ops = kp_operators(trajectory(net, X))
-    r = linalg.effective_rank(ops["Theta"], exact=False, n_applications=COLLAPSE_BUDGET,
-                              block_size=32, random_state=0).value
+    res = linalg.effective_rank(ops["Theta"], exact=False, rtol=RTOL, block_size=32,
+                                random_state=0)
+    r = res.value
     seconds = time.perf_counter() - t0
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     gpu_gb = (torch.cuda.max_memory_allocated() / 1e9 if torch.device(device).type == "cuda"
               else None)
     return {"H": H, "T": T_, "B": B_, "device": str(device), "collapse_dim": r,
             "seconds": seconds, "fwd_bwd_s": base, "ratio": seconds / base,
-            "peak_rss_GB": peak_gb, "peak_gpu_GB": gpu_gb}
+            "peak_rss_GB": peak_gb, "peak_gpu_GB": gpu_gb,
+            "n_applications": res.n_applications, "stderr": res.stderr}
 
 
 def main(argv=None):
@@ -300,6 +321,7 @@ def main(argv=None):
                     help="only compute (and cache) the exact H = 64 answers")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
+    import scipy.special  # noqa: F401  (imported here, not inside the first timed measure)
     load0 = load()
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"load average before: {load0:.2f}")
@@ -309,7 +331,8 @@ def main(argv=None):
     print(f"  [{time.strftime('%H:%M:%S')}] exact answers at H = 64 (float64)", flush=True)
     ops64 = kp_operators(trajectory(net64, X64))
     exact = exact_answers(ops64)
-    exact["collapse"] = cached_exact_collapse(ops64, args.exact_cache, args.recompute_exact)
+    exact["collapse"] = cached_exact_collapse(ops64, args.exact_cache, args.recompute_exact,
+                                              args.exact_only)
     del ops64
     if args.exact_only:
         print(json.dumps(exact, indent=1))
