@@ -271,14 +271,14 @@ def print_table(res):
     for key, (label, ref, target) in TARGETS.items():
         status = "met" if r[key] <= target else "missed"
         val = f"{v[key]:10.5g}" if key in v else " " * 10
-        err = f"{e[key]:8.2%}" if key in e else " " * 8
+        err = f"{e[key]:8.1e}" if key in e else " " * 8
         print(f"  {label:48s} {ref:7g}x {r[key]:7.3g}x {target:6g}x  {status:6s} {val} {err}")
     for key, est in res.get("estimates", {}).items():
         print(f"  ({key}: stderr {est['stderr']:.3g}, {est['n_applications']} applications, "
               f"converged {est['converged']}, hit_cap {est['hit_cap']})")
     for key, label in EXTRA.items():
         val = f"{v[key]:10.5g}" if key in v else " " * 10
-        err = f"{e[key]:8.2%}" if key in e else " " * 8
+        err = f"{e[key]:8.1e}" if key in e else " " * 8
         print(f"  {label:48s} {'':8s} {r[key]:7.3g}x {'':7s}  {'':6s} {val} {err}")
 
 
