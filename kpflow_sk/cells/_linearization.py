@@ -186,10 +186,19 @@ class FactoredLinearization(StateLinearization):
         return self._apply_t(u, Dt[t], ct[t])
 
     def dense(self):
+        return self.dense_time_major().transpose(0, 1)
+
+    def dense_time_major(self):
+        """``A`` held time-major, shape (T, B, H, H), built in place (one pass per block)."""
         B, T, H = self.shape
         Wb = self.W.reshape(self.m, H, H)
-        A = torch.einsum("btmh,mhj->bthj", self.D, Wb)
-        return A + torch.diag_embed(self.c)
+        Dt, ct = self._time_major()
+        At = torch.empty(T, B, H, H, dtype=self.D.dtype, device=self.D.device)
+        torch.mul(Dt[:, :, 0].unsqueeze(-1), Wb[0], out=At)
+        for j in range(1, self.m):
+            At.addcmul_(Dt[:, :, j].unsqueeze(-1), Wb[j])
+        At.diagonal(dim1=-2, dim2=-1).add_(ct)
+        return At
 
 
 class MaterializedLinearization(StateLinearization):
@@ -205,7 +214,12 @@ class MaterializedLinearization(StateLinearization):
 
     @classmethod
     def from_linearization(cls, lin: StateLinearization):
-        return lin if isinstance(lin, cls) else cls(lin.dense())
+        if isinstance(lin, cls):
+            return lin
+        if isinstance(lin, FactoredLinearization):
+            # built time-major directly: no (B, T, H, H) temporary and no transposing copy
+            return cls(lin.dense_time_major().transpose(0, 1))
+        return cls(lin.dense())
 
     @property
     def A(self):
@@ -299,6 +313,10 @@ class AffineParameterLinearization(ParameterLinearization):
         self._rows = B * T
         self._flat = [(mp, mp.source.reshape(B * T, -1), mp.coef.reshape(B * T, *mp.coef.shape[2:]))
                       for mp in maps]
+        self._kernel_terms = None
+        names = [n for mp in maps for n in (mp.weight, mp.bias) if n is not None]
+        #: the structured K below needs every parameter in exactly one map
+        self.structured_kernel = len(names) == len(set(names))
 
     def _chunks(self, k):
         m = max(mp.coef.shape[2] for mp in self.maps)
@@ -334,3 +352,86 @@ class AffineParameterLinearization(ParameterLinearization):
                     b = delta.sum(1)
                     grads[mp.bias] = b if mp.bias not in grads else grads[mp.bias] + b
         return grads
+
+    # ------------------------------------------------------------------ K = J J* (structured)
+    # K_j = sum_g diag(c_gj) M_g M_g^T diag(c_gj) per hidden unit j, with M_g the rows
+    # [s_n, 1] of the maps whose gate coefficients are c_g. Hand-written (no library computes
+    # this factored kernel): K on k probes becomes two GEMMs (M^T X, M Y) over all (b, t) and
+    # probes at once instead of one weight-gradient GEMM per probe.
+    def kernel_terms(self):
+        """``[(M, c)]``, one per gate block: ``K u = sum_terms c * (M M^T (c * u))``.
+
+        ``M`` has shape ``(N, S)`` (the sources of every map whose gate coefficients equal
+        ``c``, each followed by a column of ones when the map has a bias), ``c`` ``(N, H)``
+        (N = B*T). Gates with equal coefficients in several maps (rnn's two maps; a GRU's r and
+        z gates) share one term, so one GEMM pair serves them.
+        """
+        if self._kernel_terms is None:
+            terms = []                       # [c, [columns]]
+            for mp, src, coef in self._flat:
+                cols = [src] + ([src.new_ones(src.shape[0], 1)] if mp.bias is not None else [])
+                for g in range(coef.shape[1]):
+                    c = coef[:, g]
+                    for t in terms:
+                        if t[0] is c or (t[0].shape == c.shape and torch.equal(t[0], c)):
+                            t[1].extend(cols)
+                            break
+                    else:
+                        terms.append([c, list(cols)])
+            self._kernel_terms = [(torch.cat(cols, dim=1), c.contiguous()) for c, cols in terms]
+        return self._kernel_terms
+
+    def kernel_apply(self, U):
+        """``K U = J J* U`` without the parameter space. U: (k, B, T, H) -> (k, B, T, H)."""
+        k = U.shape[0]
+        B, T, H = self.shape
+        N = self._rows
+        Ut = U.reshape(k, N, H).transpose(0, 1).contiguous()           # (N, k, H)
+        out = torch.zeros(N, k, H, dtype=U.dtype, device=U.device)
+        # probes per chunk so that the (N, k, H) intermediates stay under chunk_bytes
+        step = max(1, min(k, self.chunk_bytes // max(1, 3 * N * H * U.element_size())))
+        for s in range(0, k, step):
+            us = Ut[:, s:s + step]                                      # (N, ks, H)
+            acc = out[:, s:s + step]
+            for M, c in self.kernel_terms():
+                cg = c.unsqueeze(1)                                     # (N, 1, H)
+                X = torch.mul(us, cg).reshape(N, -1)                    # (N, ks*H)
+                Z = torch.matmul(M, torch.matmul(M.T, X))
+                acc.addcmul_(Z.reshape(acc.shape), cg)
+        return out.transpose(0, 1).reshape(k, B, T, H)
+
+    def kernel_axis_mean(self, axis, square=False):
+        """Mean compression ``E^T G E / M`` of ``G = K`` (or ``K^2``) onto one axis, exactly.
+
+        ``axis`` 2 (hidden): K is block-diagonal over hidden units, so the compression is
+        diagonal and one probe (all ones) gives it. ``axis`` 1 (time), ``square=False``:
+        ``C[t, t'] = <F_t, F_t'> / M`` with ``F_t = sum_b M_bt^T c_bt`` (``J* E``), a batched
+        GEMM over t. ``axis`` 0 (trial) likewise with F over trials.
+
+        Returns
+        -------
+        Tensor of shape (n_axis, n_axis)
+        """
+        B, T, H = self.shape
+        n_axis = self.shape[axis]
+        Mo = B * T * H // n_axis
+        dt = self._flat[0][1].dtype
+        dev = self._flat[0][1].device
+        if axis == 2:
+            ones = torch.ones(1, B, T, H, dtype=dt, device=dev)
+            KE = self.kernel_apply(ones)[0].reshape(-1, H)             # column j: K_j 1
+            d = KE.square().sum(0) if square else KE.sum(0)
+            return torch.diag(d) / Mo
+        if square:
+            raise NotImplementedError("structured time/trial compression of K^2")
+        C = torch.zeros(n_axis, n_axis, dtype=dt, device=dev)
+        for M, c in self.kernel_terms():
+            Mb = M.reshape(B, T, -1)
+            cb = c.reshape(B, T, -1)
+            if axis == 1:
+                F = torch.matmul(Mb.permute(1, 2, 0), cb.transpose(0, 1))   # (T, S, H)
+            else:
+                F = torch.matmul(Mb.transpose(1, 2), cb)                    # (B, S, H)
+            F = F.reshape(n_axis, -1)
+            C = C + F @ F.T
+        return C / Mo

@@ -161,3 +161,42 @@ class AdjointOperator(TrajectoryOperator):
     @property
     def T(self):
         return self.A
+
+
+class AxisCompression(TrajectoryOperator):
+    """``A_ax = E^T op / sqrt(M)``: an operator on ``(B, T, H)`` summed onto one axis.
+
+    E is the ``(N, n)`` embedding that broadcasts an axis vector along the other axes
+    (``M = N / n`` entries each), so ``A_ax A_ax* = E^T op op* E / M`` is the ``reduce="mean"``
+    compression of the Gram ``op op*`` (the reference convention's ``Theta^2``, DESIGN.md
+    3.1). Passing it to ``kpflow_sk.linalg.effective_rank(..., gram=True, exact=False)``
+    estimates that compression's rank with as many probes as the budget allows instead of
+    one application of ``op`` per axis index (the exact path).
+
+    Parameters
+    ----------
+    op : TrajectoryOperator
+        With ``out_shape`` of length 3.
+    axis : int
+        0 (trial), 1 (time) or 2 (hidden).
+    """
+
+    def __init__(self, op, axis):
+        if len(op.out_shape) != 3 or axis not in (0, 1, 2):
+            raise ValueError(f"axis must be 0, 1 or 2 of a (B, T, H) space, got {axis!r}")
+        n = op.out_shape[axis]
+        super().__init__(op.in_shape, (n,), op.dtype, op.device)
+        self.op, self.axis = op, axis
+        self.scale = 1.0 / math.sqrt(math.prod(op.out_shape) // n)
+        self.name = f"E^T {op.name}"
+
+    def _apply(self, V):
+        Y = self.op._apply(V)
+        dims = tuple(d + 1 for d in range(3) if d != self.axis)
+        return Y.sum(dims) * self.scale
+
+    def _rapply(self, U):
+        shape = [U.shape[0], 1, 1, 1]
+        shape[self.axis + 1] = U.shape[1]
+        E = (U * self.scale).reshape(shape).expand(U.shape[0], *self.op.out_shape)
+        return self.op._rapply(E.contiguous())

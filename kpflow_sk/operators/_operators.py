@@ -44,6 +44,27 @@ class ParameterOperator(ComposedOperator):
         self.J = J
 
     @property
+    def structured(self):
+        """True when K is applied in its factored form (affine-gated cells, see
+        ``AffineParameterLinearization.kernel_apply``) instead of through J and J*."""
+        return getattr(self.J.traj.parameter_linearization, "structured_kernel", False)
+
+    def _apply(self, V):
+        if self.structured:
+            return self.J.traj.parameter_linearization.kernel_apply(V)
+        return super()._apply(V)
+
+    def _rapply(self, U):
+        return self._apply(U)
+
+    def axis_mean(self, axis, square=False):
+        """Exact mean compression of K (``square=False``) or K^2 onto axis 0, 1 or 2, or None
+        when this cell has no structured form for it (then use :func:`kpflow_sk.linalg`)."""
+        if not self.structured or (square and axis != 2):
+            return None
+        return self.J.traj.parameter_linearization.kernel_axis_mean(axis, square)
+
+    @property
     def T(self):
         return self
 
@@ -107,9 +128,17 @@ class InversePropagator(TrajectoryOperator):
 class HiddenNTK(ComposedOperator):
     """``Theta = P K P* = (P J)(P J)*``, the hidden-state NTK of the unrolled network."""
 
-    def __init__(self, P: Propagator, J: ParameterJacobian):
+    def __init__(self, P: Propagator, J: ParameterJacobian, K: ParameterOperator = None):
         self.PJ = ComposedOperator(P, J, name="P J")
         super().__init__(self.PJ, self.PJ.T, name="Theta")
+        self.P, self.K = P, (K if K is not None else ParameterOperator(J))
+
+    def _apply(self, V):
+        # P K P*: with a structured K this skips parameter space altogether
+        return self.P._apply(self.K._apply(self.P._rapply(V)))
+
+    def _rapply(self, U):
+        return self._apply(U)
 
     @property
     def T(self):
@@ -120,5 +149,6 @@ def kp_operators(traj: Trajectory) -> dict:
     """All operators of one trajectory: ``J, K, P, Pinv, Theta, PPt``."""
     J = ParameterJacobian(traj)
     P = Propagator(traj)
-    return {"J": J, "K": ParameterOperator(J), "P": P, "Pinv": InversePropagator(traj),
-            "Theta": HiddenNTK(P, J), "PPt": ComposedOperator(P, P.T, name="P P*")}
+    K = ParameterOperator(J)
+    return {"J": J, "K": K, "P": P, "Pinv": InversePropagator(traj),
+            "Theta": HiddenNTK(P, J, K), "PPt": ComposedOperator(P, P.T, name="P P*")}
