@@ -1,0 +1,181 @@
+"""``node`` estimators on torchdiffeq solvers: the fitted identities, parameters, adjoints."""
+
+import numpy as np
+import pytest
+import test_kpflow_identities as tki
+import torch
+
+from kpflow_sk.cells import ODE_SOLVERS
+from kpflow_sk.cells._torchdiffeq import TORCHDIFFEQ_SOLVERS
+from kpflow_sk.estimators import RecurrentClassifier, RecurrentRegressor
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+NODE_CASES = {
+    "node_bosh3": dict(cell="node", ode_solver="bosh3", rtol=1e-7, atol=1e-9),
+    "node_adaptive_heun": dict(cell="node", ode_solver="adaptive_heun", rtol=1e-5, atol=1e-7),
+    "node_dopri8": dict(cell="node", ode_solver="dopri8", rtol=1e-8, atol=1e-10),
+    # ode_options selects torchdiffeq's own rk4 (not the built-in twin)
+    "node_td_rk4": dict(cell="node", ode_solver="rk4", ode_options={"step_size": 0.5}),
+}
+
+
+@pytest.fixture(params=list(NODE_CASES))
+def node_case(request, monkeypatch):
+    monkeypatch.setitem(tki.CASES, request.param, NODE_CASES[request.param])
+    return request.param
+
+
+@pytest.mark.parametrize("cls, target", [(RecurrentRegressor, "seq"),
+                                         (RecurrentClassifier, "last")])
+def test_identities_on_fitted_model(node_case, cls, target):
+    """DESIGN.md section 2 on a fitted torchdiffeq node (the shared test, reused as is)."""
+    tki.test_identities_on_fitted_model(node_case, cls, target)
+
+
+def test_fitted_cell_runs_through_torchdiffeq(node_case):
+    est, *_ = tki._fit(node_case)
+    cell = est.module_.cell
+    assert cell.backend == "torchdiffeq" and not cell.functional
+    assert cell.solver == NODE_CASES[node_case]["ode_solver"]
+
+
+def test_solver_names_come_from_torchdiffeq():
+    from torchdiffeq._impl.odeint import SOLVERS
+
+    assert set(TORCHDIFFEQ_SOLVERS) == set(SOLVERS)
+    assert set(ODE_SOLVERS) == set(SOLVERS) | {"euler", "midpoint", "rk4", "dopri5"}
+
+
+X = np.random.RandomState(0).normal(size=(6, 4, 2))
+Y = X[..., :1].cumsum(1)
+
+
+def _est(**kw):
+    base = dict(cell="node", hidden_size=3, max_iter=2, random_state=0, device="cpu",
+                dtype="float64", kp_n_trials=4)
+    return RecurrentRegressor(**{**base, **kw})
+
+
+def test_unknown_solver_lists_valid_ones():
+    with pytest.raises(ValueError, match="ode_solver") as info:
+        _est(ode_solver="rk45").fit(X, Y)
+    for name in ("bosh3", "dopri8", "implicit_adams", "scipy_solver", "euler"):
+        assert name in str(info.value)
+
+
+def test_unknown_ode_option_lists_valid_ones():
+    with pytest.raises(ValueError, match=r"unknown ode_options \['stepsize'\]") as info:
+        _est(ode_solver="rk4", ode_options={"stepsize": 0.1}).fit(X, Y)
+    assert "'step_size'" in str(info.value) and "'perturb'" in str(info.value)
+    with pytest.raises(ValueError, match="valid options: .*'max_num_steps'"):
+        _est(ode_solver="bosh3", ode_options={"step_size": 0.1}).fit(X, Y)
+
+
+@pytest.mark.parametrize("solver, options", [
+    ("rk4", {"step_size": -0.1}),
+    ("rk4", {"interp": "quadratic"}),
+    ("bosh3", {"safety": "high"}),
+    ("bosh3", {"max_num_steps": 1}),
+    ("implicit_adams", {"max_order": 9}),
+])
+def test_bad_ode_option_values(solver, options):
+    with pytest.raises(ValueError, match="ode_options"):
+        _est(ode_solver=solver, ode_options=options).fit(X, Y)
+
+
+def test_ode_options_must_be_a_dict():
+    with pytest.raises(ValueError, match="ode_options"):
+        _est(ode_options=[("step_size", 0.1)]).fit(X, Y)
+
+
+@pytest.mark.parametrize("solver", ["rk4", "euler"])
+@pytest.mark.parametrize("backend_options", [None, {}])
+def test_tiny_step_size_is_refused_naming_it(solver, backend_options):
+    """Issue #11: ode_step_size=1e-9 used to run for minutes; now a bounded, named error."""
+    with pytest.raises(ValueError, match=r"ode_step_size=1e-09 needs 1000000000 steps"):
+        _est(ode_solver=solver, ode_step_size=1e-9, ode_options=backend_options).fit(X, Y)
+
+
+def test_adaptive_max_num_steps_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="max_num_steps"):
+        _est(ode_solver="bosh3", rtol=1e-12, atol=1e-14,
+             ode_options={"max_num_steps": 3}).fit(X, Y)
+
+
+def test_bad_adjoint_value():
+    with pytest.raises(ValueError, match="adjoint"):
+        _est(adjoint="exact").fit(X, Y)
+    with pytest.raises(ValueError, match="applies to the node cell only"):
+        _est(cell="gru", adjoint="continuous").fit(X, Y)
+
+
+def test_scipy_solver_needs_the_continuous_adjoint():
+    with pytest.raises(ValueError, match="adjoint='continuous'"):
+        _est(ode_solver="scipy_solver").fit(X, Y)
+
+
+def _grads(adjoint, solver="rk4", **kw):
+    est = _est(ode_solver=solver, adjoint=adjoint, max_iter=1, **kw).fit(X, Y)
+    net = est.module_
+    net.zero_grad()
+    Xt = torch.from_numpy(X)
+    y_hat, Z = net(Xt)
+    ((y_hat - torch.from_numpy(Y)) ** 2).mean().backward()
+    return Z.detach(), {n: p.grad.clone() for n, p in net.named_parameters()}
+
+
+@pytest.mark.parametrize("solver, kw", [("rk4", dict(ode_step_size=0.25)),
+                                        ("dopri5", dict(rtol=1e-9, atol=1e-11)),
+                                        ("bosh3", dict(rtol=1e-9, atol=1e-11))])
+def test_continuous_adjoint_gradient_approximates_the_discrete_one(solver, kw):
+    """Same forward map; the adjoint-ODE gradient equals the exact one to solver accuracy."""
+    Z_c, g_c = _grads("continuous", solver, **kw)
+    Z_d, g_d = _grads("discrete", solver, ode_options={}, **kw)   # torchdiffeq, checkpointed
+    Z_e, g_e = _grads(False, solver, ode_options={}, **kw)        # torchdiffeq, stored stages
+    torch.testing.assert_close(Z_c, Z_d, rtol=0, atol=1e-14)
+    for n in g_e:
+        torch.testing.assert_close(g_d[n], g_e[n], rtol=1e-12, atol=1e-14)   # exact, both
+        assert float((g_c[n] - g_e[n]).norm()) <= 1e-5 * float(g_e[n].norm()) + 1e-12, n
+
+
+def test_continuous_adjoint_fit_is_analysed_exactly():
+    est = _est(ode_solver="rk4", ode_step_size=0.5, adjoint="continuous", max_iter=3)
+    est.fit(X, Y)
+    assert est.module_.cell.backend == "torchdiffeq"
+    ref = _est(ode_solver="rk4", ode_step_size=0.5, max_iter=3).fit(X, Y)
+    # the built-in twin and torchdiffeq's rk4 compute the same map: same weights and analysis
+    # up to the tiny gradient difference of the continuous adjoint
+    assert est.collapse_dim_ == pytest.approx(ref.collapse_dim_, rel=1e-4)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("adjoint", [False, "continuous"])
+def test_cuda_fit(adjoint):
+    est = _est(ode_solver="bosh3", adjoint=adjoint, device="cuda").fit(X, Y)
+    assert est.kp_decompose_.dz.is_cuda
+    assert np.isfinite(est.predict(X)).all()
+
+
+@pytest.mark.slow
+def test_continuous_adjoint_matches_discrete_accuracy_on_memory_pro():
+    """Held-out Memory-Pro accuracy: adjoint='continuous' within 2 points of the discrete
+    path (same seed, same data, rk4 through torchdiffeq)."""
+    from kpflow_sk.datasets import make_task
+    from kpflow_sk.datasets._scoring import score_task
+
+    kw = dict(stimulus_steps=10, memory_steps=10, response_steps=10)
+    train = make_task("memory_pro", 512, random_state=0, **kw)
+    test = make_task("memory_pro", 256, random_state=1, **kw)
+    acc = {}
+    for adjoint in ("discrete", "continuous"):
+        est = RecurrentRegressor(cell="node", hidden_size=32, ode_solver="rk4",
+                                 ode_options={}, adjoint=adjoint, max_iter=60,
+                                 learning_rate=1e-2, batch_size=128, random_state=0,
+                                 device="cpu", kp_n_trials=8, n_iter_no_change=100)
+        est.fit(train.X, train.y)
+        acc[adjoint] = score_task("memory_pro", est.predict(test.X), test)
+    print("memory_pro held-out accuracy", acc)
+    assert acc["discrete"] > 0.5
+    assert abs(acc["continuous"] - acc["discrete"]) <= 0.02
