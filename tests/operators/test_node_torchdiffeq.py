@@ -17,17 +17,30 @@ from kpflow_sk.operators._autograd import AutogradLinearization
 
 B, T, H, D = 2, 3, 3, 2
 
+# The exactness checks hold at any tolerance (they differentiate the map as computed), so
+# they run at loose ones (few steps, fast tests).
 SOLVERS = {
-    "bosh3": dict(rtol=1e-7, atol=1e-9),
-    "adaptive_heun": dict(rtol=1e-5, atol=1e-7),
-    "dopri8": dict(rtol=1e-8, atol=1e-10),
+    "bosh3": dict(rtol=1e-4, atol=1e-6),
+    "adaptive_heun": dict(rtol=1e-3, atol=1e-5),
+    "dopri8": dict(rtol=1e-6, atol=1e-8),
     "rk4": dict(step_size=0.25),
+}
+# An adaptive map jumps by about the tolerance wherever a small parameter change alters its
+# step sequence (an accepted/rejected step, one step more or fewer). The first-order GD check
+# therefore runs at tight tolerances and at learning rates where the O(eta^2) term dominates
+# those jumps (measured: relative residual ~0.11 eta at eta >= 1e-2, a floor of ~1e-4..1e-3 from
+# the jumps below eta ~ 1e-3).
+GD_SOLVERS = {
+    "bosh3": (dict(rtol=1e-7, atol=1e-9), (4e-2, 2e-2, 1e-2)),
+    "adaptive_heun": (dict(rtol=1e-5, atol=1e-7), (4e-2, 2e-2, 1e-2)),
+    "dopri8": (dict(rtol=1e-8, atol=1e-10), (4e-2, 2e-2, 1e-2)),
+    "rk4": (dict(step_size=0.25), (1e-3, 5e-4, 2.5e-4)),
 }
 
 
-def _model(solver, seed=0, **extra):
+def _model(solver, seed=0, tolerances=None, **extra):
     g = torch.Generator().manual_seed(seed)
-    kw = dict(SOLVERS.get(solver, {}), **extra)
+    kw = dict(SOLVERS.get(solver, {}) if tolerances is None else tolerances, **extra)
     cell = get_cell("node", D, H, solver=solver, dt=0.5, backend="torchdiffeq", **kw)
     params = cell.init_params(g, dtype=torch.float64, init_scale=1.2)
     params = {n: v + 0.1 * torch.randn(v.shape, generator=g, dtype=torch.float64)
@@ -111,7 +124,10 @@ def test_adjoint_is_bptt(solver):
 
 
 def test_gradient_step_moves_Z_by_eta_dz(solver):
-    cell, params, X, traj, ops = _setup(solver, "matrix_free")
+    tolerances, etas = GD_SOLVERS[solver]
+    cell, params, X = _model(solver, tolerances=tolerances)
+    traj = Trajectory(cell, params, X)
+    ops = kp_operators(traj)
     g = torch.Generator().manual_seed(4)
     target = torch.randn(B, T, 1, generator=g, dtype=torch.float64)
     w = torch.ones(B, T, dtype=torch.float64)
@@ -123,7 +139,7 @@ def test_gradient_step_moves_Z_by_eta_dz(solver):
     (grad,) = torch.autograd.grad(_loss(unroll(cell, unflat(names, params, theta), X), target,
                                         w), theta)
     errors = []
-    for eta in (1e-3, 5e-4, 2.5e-4):
+    for eta in etas:
         with torch.no_grad():
             Z_new = unroll(cell, unflat(names, params, theta - eta * grad), X)
         errors.append(float((Z_new - traj.Z - eta * dz).norm() / (eta * dz.norm())))
@@ -134,8 +150,8 @@ def test_gradient_step_moves_Z_by_eta_dz(solver):
 @pytest.mark.parametrize("solver", ["implicit_adams", "explicit_adams", "fehlberg2", "heun3"])
 def test_other_solvers_P_and_J_exact(solver):
     kw = {"step_size": 0.125} if solver in ("implicit_adams", "explicit_adams", "heun3") else \
-        dict(rtol=1e-6, atol=1e-8)
-    cell, params, X = _model(solver, **kw)
+        dict(rtol=1e-4, atol=1e-6)
+    cell, params, X = _model(solver, tolerances=kw)
     ops = kp_operators(Trajectory(cell, params, X))
     assert _rel(ops["P"].to_dense(), dense_P(cell, params, X, None)) < 1e-11
     JZ = dense_JZ(cell, params, X, None)
@@ -177,7 +193,7 @@ def test_generic_fallback_for_a_user_cell():
 
 
 def test_non_differentiable_solver_is_refused():
-    cell, params, X = _model("scipy_solver", rtol=1e-6, atol=1e-8)
+    cell, params, X = _model("scipy_solver", tolerances={})
     with pytest.raises(ValueError, match="not differentiable by autograd"):
         Trajectory(cell, params, X)
 
