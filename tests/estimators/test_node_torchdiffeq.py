@@ -12,9 +12,9 @@ from kpflow_sk.estimators import RecurrentClassifier, RecurrentRegressor
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 NODE_CASES = {
-    "node_bosh3": dict(cell="node", ode_solver="bosh3", rtol=1e-7, atol=1e-9),
-    "node_adaptive_heun": dict(cell="node", ode_solver="adaptive_heun", rtol=1e-5, atol=1e-7),
-    "node_dopri8": dict(cell="node", ode_solver="dopri8", rtol=1e-8, atol=1e-10),
+    "node_bosh3": dict(cell="node", ode_solver="bosh3", rtol=1e-4, atol=1e-6),
+    "node_adaptive_heun": dict(cell="node", ode_solver="adaptive_heun", rtol=1e-3, atol=1e-5),
+    "node_dopri8": dict(cell="node", ode_solver="dopri8", rtol=1e-6, atol=1e-8),
     # ode_options selects torchdiffeq's own rk4 (not the built-in twin)
     "node_td_rk4": dict(cell="node", ode_solver="rk4", ode_options={"step_size": 0.5}),
 }
@@ -22,7 +22,7 @@ NODE_CASES = {
 # tolerance where a parameter change alters the step sequence, so eta must be large enough
 # for the O(eta^2) term to dominate (see tests/operators/test_node_torchdiffeq.py)
 GD_ETAS = {"node_td_rk4": (1e-3, 1e-4)}
-ADAPTIVE_ETAS = (2e-2, 1e-2)
+ADAPTIVE_ETAS = (4e-2, 2e-2)
 
 
 @pytest.fixture(params=list(NODE_CASES))
@@ -143,7 +143,7 @@ def test_unknown_ode_option_lists_valid_ones():
     ("rk4", {"interp": "quadratic"}),
     ("bosh3", {"safety": "high"}),
     ("bosh3", {"max_num_steps": 1}),
-    ("implicit_adams", {"max_order": 9}),
+    ("implicit_adams", {"max_order": 99}),
 ])
 def test_bad_ode_option_values(solver, options):
     with pytest.raises(ValueError, match="ode_options"):
@@ -164,9 +164,17 @@ def test_tiny_step_size_is_refused_naming_it(solver, backend_options):
 
 
 def test_adaptive_max_num_steps_is_a_clear_error():
+    # too small for the trial solve: refused up front, naming the option
+    with pytest.raises(ValueError, match="ode_options.*max_num_steps exceeded"):
+        _est(ode_solver="bosh3", ode_options={"max_num_steps": 3}).fit(X, Y)
+    # exceeded during a solve: a RuntimeError that says what to raise
+    from kpflow_sk.cells import get_cell
+
+    cell = get_cell("node", 2, 3, solver="bosh3", options={"max_num_steps": 1000})
+    cell.options["max_num_steps"], cell.rtol, cell.atol = 2, 1e-12, 1e-14
+    p = cell.init_params(torch.Generator().manual_seed(0), dtype=torch.float64)
     with pytest.raises(RuntimeError, match="max_num_steps"):
-        _est(ode_solver="bosh3", rtol=1e-12, atol=1e-14,
-             ode_options={"max_num_steps": 3}).fit(X, Y)
+        cell.step(p, torch.ones(2, 3, dtype=torch.float64), torch.ones(2, 2, dtype=torch.float64))
 
 
 def test_bad_adjoint_value():
@@ -181,28 +189,29 @@ def test_scipy_solver_needs_the_continuous_adjoint():
         _est(ode_solver="scipy_solver").fit(X, Y)
 
 
-def _grads(adjoint, solver="rk4", **kw):
-    est = _est(ode_solver=solver, adjoint=adjoint, max_iter=1, **kw).fit(X, Y)
-    net = est.module_
-    net.zero_grad()
-    Xt = torch.from_numpy(X)
-    y_hat, Z = net(Xt)
-    ((y_hat - torch.from_numpy(Y)) ** 2).mean().backward()
-    return Z.detach(), {n: p.grad.clone() for n, p in net.named_parameters()}
-
-
-@pytest.mark.parametrize("solver, kw", [("rk4", dict(ode_step_size=0.25)),
-                                        ("dopri5", dict(rtol=1e-9, atol=1e-11)),
-                                        ("bosh3", dict(rtol=1e-9, atol=1e-11))])
-def test_continuous_adjoint_gradient_approximates_the_discrete_one(solver, kw):
-    """Same forward map; the adjoint-ODE gradient equals the exact one to solver accuracy."""
-    Z_c, g_c = _grads("continuous", solver, **kw)
-    Z_d, g_d = _grads("discrete", solver, ode_options={}, **kw)   # torchdiffeq, checkpointed
-    Z_e, g_e = _grads(False, solver, ode_options={}, **kw)        # torchdiffeq, stored stages
-    torch.testing.assert_close(Z_c, Z_d, rtol=0, atol=1e-14)
-    for n in g_e:
-        torch.testing.assert_close(g_d[n], g_e[n], rtol=1e-12, atol=1e-14)   # exact, both
-        assert float((g_c[n] - g_e[n]).norm()) <= 1e-5 * float(g_e[n].norm()) + 1e-12, n
+@pytest.mark.parametrize("solver, kw, rel", [("rk4", dict(ode_step_size=0.25), 1e-4),
+                                             ("dopri5", dict(rtol=1e-9, atol=1e-11), 1e-5),
+                                             ("bosh3", dict(rtol=1e-9, atol=1e-11), 1e-5)])
+def test_continuous_adjoint_gradient_approximates_the_discrete_one(solver, kw, rel):
+    """Same weights, same forward map; the adjoint-ODE gradient equals the exact one to the
+    solver's accuracy, and the recomputing (discrete) backward equals the stored one."""
+    net = _est(ode_solver=solver, ode_options={}, max_iter=1, **kw).fit(X, Y).module_
+    Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
+    out = {}
+    for mode, (ckpt, cont) in {"stored": (False, False), "discrete": (True, False),
+                               "continuous": (False, True)}.items():
+        net.checkpoint_steps, net.continuous_adjoint = ckpt, cont
+        net.zero_grad()
+        y_hat, Z = net(Xt)
+        ((y_hat - Yt) ** 2).mean().backward()
+        out[mode] = Z.detach(), {n: p.grad.clone() for n, p in net.named_parameters()}
+    (Z_s, g_s), (Z_d, g_d), (Z_c, g_c) = out["stored"], out["discrete"], out["continuous"]
+    torch.testing.assert_close(Z_c, Z_s, rtol=0, atol=1e-14)
+    torch.testing.assert_close(Z_d, Z_s, rtol=0, atol=1e-14)
+    for n in g_s:
+        torch.testing.assert_close(g_d[n], g_s[n], rtol=1e-12, atol=1e-14)   # exact, both
+        # fixed-step rk4 (h = 0.25): the adjoint's O(h^4) discretisation error
+        assert float((g_c[n] - g_s[n]).norm()) <= rel * float(g_s[n].norm()) + 1e-12, n
 
 
 def test_continuous_adjoint_fit_is_analysed_exactly():

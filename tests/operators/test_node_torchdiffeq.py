@@ -147,8 +147,10 @@ def test_gradient_step_moves_Z_by_eta_dz(solver):
     assert 1.7 < errors[0] / errors[1] < 2.3 and 1.7 < errors[1] / errors[2] < 2.3
 
 
+@pytest.mark.filterwarnings("ignore:Functional iteration did not converge")
 @pytest.mark.parametrize("solver", ["implicit_adams", "explicit_adams", "fehlberg2", "heun3"])
 def test_other_solvers_P_and_J_exact(solver):
+    # implicit_adams may stop its corrector early: still exact for the map as computed
     kw = {"step_size": 0.125} if solver in ("implicit_adams", "explicit_adams", "heun3") else \
         dict(rtol=1e-4, atol=1e-6)
     cell, params, X = _model(solver, tolerances=kw)
