@@ -246,7 +246,8 @@ def test_continuous_adjoint_matches_discrete_accuracy_on_memory_pro():
     acc = {}
     for adjoint in ("discrete", "continuous"):
         est = RecurrentRegressor(cell="node", hidden_size=32, ode_solver="rk4",
-                                 ode_options={}, adjoint=adjoint, max_iter=60,
+                                 ode_options={}, ode_step_size=0.5, init_scale=1.5,
+                                 adjoint=adjoint, max_iter=60, n_threads=1,
                                  learning_rate=1e-2, batch_size=128, random_state=0,
                                  device="cpu", kp_n_trials=8, n_iter_no_change=100)
         est.fit(train.X, train.y)
