@@ -25,14 +25,15 @@ from kpflow_sk.cells._linearization import (
     ParameterLinearization,
     StateLinearization,
 )
-from kpflow_sk.cells._node import NeuralODECell
+from kpflow_sk.cells._node import ODE_SOLVERS, NeuralODECell
 from kpflow_sk.cells._nonlinearity import NONLINEARITIES, get_nonlinearity
 from kpflow_sk.cells._rnn import RNNCell
 from kpflow_sk.cells._rollout import rollout
 
 __all__ = [
     "CELLS", "Cell", "RNNCell", "LeakyRNNCell", "GRUCell", "NeuralODECell", "get_cell",
-    "rollout", "StateLinearization", "AutodiffLinearization", "FactoredLinearization",
+    "rollout", "ODE_SOLVERS", "StateLinearization", "AutodiffLinearization",
+    "FactoredLinearization",
     "MaterializedLinearization", "NONLINEARITIES", "get_nonlinearity", "AffineCell", "AffineMap",
     "ParameterLinearization", "AutodiffParameterLinearization", "AffineParameterLinearization",
     "forward_ad_lock",

@@ -56,6 +56,10 @@ class Cell:
 
     #: registry name of a built-in cell (None for user cells)
     name: str | None = None
+    #: whether ``step`` runs under ``torch.func`` (jvp, vjp, vmap). A cell that cannot (it
+    #: writes in place, e.g. a torchdiffeq solve) sets False and is linearized by plain
+    #: autograd instead (``kpflow_sk.operators._autograd``).
+    functional: bool = True
 
     def __init__(self, input_size: int, hidden_size: int):
         for label, v in (("input_size", input_size), ("hidden_size", hidden_size)):

@@ -27,11 +27,11 @@ from sklearn.utils.validation import check_is_fitted
 from kpflow_sk.analysis import _tracking as tracking
 from kpflow_sk.analysis._tracking import select_analysis_trials  # noqa: F401 (moved there)
 from kpflow_sk.cells import CELLS, NONLINEARITIES, Cell, get_cell
-from kpflow_sk.cells._node import TABLEAUS
+from kpflow_sk.cells._node import ODE_SOLVERS
 from kpflow_sk.estimators import _progress
 from kpflow_sk.estimators._dynamics import DynamicsMixin
 from kpflow_sk.estimators._loss import MASK_CONVENTIONS, check_loss_mask, combine_weights
-from kpflow_sk.estimators._module import build_network
+from kpflow_sk.estimators._module import ADJOINT_MODES, adjoint_mode, build_network
 from kpflow_sk.estimators._training import TrainingLoopMixin
 from kpflow_sk.estimators._validation import (
     check_features,
@@ -88,11 +88,12 @@ class BaseRecurrentEstimator(DynamicsMixin, TrainingLoopMixin, BaseEstimator):
         "nonlinearity": [StrOptions(set(NONLINEARITIES))],
         "init_scale": [Interval(Real, 0, None, closed="left")],
         "alpha": [Interval(Real, 0, 1, closed="right")],
-        "ode_solver": [StrOptions(set(TABLEAUS))],
+        "ode_solver": [StrOptions(set(ODE_SOLVERS))],
         "ode_step_size": [Interval(Real, 0, None, closed="neither"), None],
+        "ode_options": [dict, None],
         "rtol": [Interval(Real, 0, None, closed="neither")],
         "atol": [Interval(Real, 0, None, closed="neither")],
-        "adjoint": ["boolean"],
+        "adjoint": ["boolean", StrOptions(set(ADJOINT_MODES))],
         "optimizer": [StrOptions({"adam", "sgd"})],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
@@ -130,6 +131,7 @@ class BaseRecurrentEstimator(DynamicsMixin, TrainingLoopMixin, BaseEstimator):
         alpha=0.2,
         ode_solver="rk4",
         ode_step_size=None,
+        ode_options=None,
         rtol=1e-6,
         atol=1e-8,
         adjoint=False,
@@ -162,6 +164,7 @@ class BaseRecurrentEstimator(DynamicsMixin, TrainingLoopMixin, BaseEstimator):
         self.alpha = alpha
         self.ode_solver = ode_solver
         self.ode_step_size = ode_step_size
+        self.ode_options = ode_options
         self.rtol = rtol
         self.atol = atol
         self.adjoint = adjoint
@@ -269,12 +272,15 @@ class BaseRecurrentEstimator(DynamicsMixin, TrainingLoopMixin, BaseEstimator):
         return dict(cell=cell, input_size=int(n_features), hidden_size=int(self.hidden_size),
                     options=dict(nonlinearity=self.nonlinearity, alpha=self.alpha,
                                  solver=self.ode_solver, step_size=self.ode_step_size,
-                                 rtol=self.rtol, atol=self.atol))
+                                 rtol=self.rtol, atol=self.atol, options=self.ode_options,
+                                 backend=("torchdiffeq" if adjoint_mode(self.adjoint)
+                                          == "continuous" else None)))
 
     def _module_spec(self, n_features, n_outputs):
         return dict(cell=self._cell_spec(n_features), n_outputs=int(n_outputs),
                     init_scale=float(self.init_scale), dtype=self.dtype,
-                    checkpoint_steps=bool(self.adjoint))
+                    checkpoint_steps=adjoint_mode(self.adjoint) == "discrete",
+                    continuous_adjoint=adjoint_mode(self.adjoint) == "continuous")
 
     def initialize_module(self, spec, generator, device):
         """Build the network from a module spec and initialise it from ``generator``.
@@ -288,7 +294,8 @@ class BaseRecurrentEstimator(DynamicsMixin, TrainingLoopMixin, BaseEstimator):
         cell = get_cell(c["cell"], c["input_size"], c["hidden_size"], **c["options"])
         return build_network(cell, spec["n_outputs"], generator=generator,
                              init_scale=spec["init_scale"], dtype=_DTYPES[spec["dtype"]][0],
-                             device=device, checkpoint_steps=spec["checkpoint_steps"])
+                             device=device, checkpoint_steps=spec["checkpoint_steps"],
+                             continuous_adjoint=spec.get("continuous_adjoint", False))
 
     def initialize_optimizer(self):
         """The optimizer over all module parameters (cell and readout)."""

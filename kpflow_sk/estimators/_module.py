@@ -5,7 +5,9 @@
 
 - :class:`FusedRecurrentNetwork` trains with PyTorch's fused ``nn.GRU`` / ``nn.RNN`` kernel
   (cuDNN on a GPU) for the cells that have one (``gru``, ``rnn``).
-- :class:`UnrolledRecurrentNetwork` unrolls any functional cell in a Python loop.
+- :class:`UnrolledRecurrentNetwork` unrolls any functional cell in a Python loop (a
+  ``node`` cell there integrates each interval with its solver: built-in RK composition or
+  ``torchdiffeq.odeint``; with the continuous adjoint, ``torchdiffeq.odeint_adjoint``).
 
 Both expose :meth:`RecurrentNetwork.cell_params`: the cell parameters ``theta`` as the dict the
 functional cell (and so the KPFlow operators) takes, sharing storage with the trained weights.
@@ -22,7 +24,22 @@ from torch.utils.checkpoint import checkpoint
 from kpflow_sk.cells import GRUCell, RNNCell
 
 __all__ = ["RecurrentNetwork", "FusedRecurrentNetwork", "UnrolledRecurrentNetwork",
-           "FUSED_KERNELS", "build_network"]
+           "FUSED_KERNELS", "build_network", "ADJOINT_MODES", "adjoint_mode"]
+
+#: string values of the estimators' ``adjoint`` (besides False / True)
+ADJOINT_MODES = ("discrete", "continuous")
+
+
+def adjoint_mode(adjoint):
+    """The estimator's ``adjoint`` as None (store every stage), "discrete" or "continuous".
+
+    ``True`` is ``"discrete"``: recompute each step's stages in the backward pass, the exact
+    gradient of the map computed. ``"continuous"``: torchdiffeq's ``odeint_adjoint``, whose
+    gradient approximates that one to the solver's tolerance.
+    """
+    if isinstance(adjoint, str):
+        return adjoint
+    return "discrete" if adjoint else None
 
 
 class RecurrentNetwork(nn.Module):
@@ -134,17 +151,29 @@ class UnrolledRecurrentNetwork(RecurrentNetwork):
     checkpoint_steps : bool, default=False
         Recompute each step's internals (e.g. the ODE solver's stages) in the backward pass
         instead of storing them: the same gradient with memory O(T * B * H). This is what the
-        estimator's ``adjoint=True`` selects.
+        estimator's ``adjoint=True`` / ``"discrete"`` selects.
+    continuous_adjoint : bool, default=False
+        Train through ``cell.step_continuous_adjoint`` (torchdiffeq's ``odeint_adjoint``; a
+        ``node`` cell on the torchdiffeq backend): the estimator's ``adjoint="continuous"``.
+        Forward values are those of ``cell.step``; only the gradient differs.
     """
 
-    def __init__(self, cell, n_outputs, dtype=torch.float32, device=None, checkpoint_steps=False):
+    def __init__(self, cell, n_outputs, dtype=torch.float32, device=None, checkpoint_steps=False,
+                 continuous_adjoint=False):
         super().__init__(cell, n_outputs)
+        if continuous_adjoint and not hasattr(cell, "step_continuous_adjoint"):
+            raise ValueError(f"adjoint='continuous' needs a node cell, got {cell!r}")
+        if not continuous_adjoint and not getattr(cell, "differentiable", True):
+            raise ValueError(
+                f"ode solver {getattr(cell, 'solver', '?')!r} is not differentiable by "
+                "autograd: train it with adjoint='continuous'")
         self.theta = nn.ParameterDict({
             name: nn.Parameter(torch.empty(shape, dtype=dtype, device=device))
             for name, shape in cell.parameter_shapes().items()})
         self.readout = nn.Linear(cell.hidden_size, n_outputs, dtype=dtype,
                                  device="meta").to_empty(device=device or "cpu")
         self.checkpoint_steps = bool(checkpoint_steps)
+        self.continuous_adjoint = bool(continuous_adjoint)
 
     def cell_params(self):
         return dict(self.theta.items())
@@ -156,13 +185,16 @@ class UnrolledRecurrentNetwork(RecurrentNetwork):
         z = X.new_zeros(B, cell.hidden_size)
         Z = []
         use_ckpt = self.checkpoint_steps and torch.is_grad_enabled()
+        step = cell.step
+        if getattr(self, "continuous_adjoint", False) and torch.is_grad_enabled():
+            step = cell.step_continuous_adjoint
         for t in range(T):
             x_t = X[:, t]
             aux = cell.prepare(params, z, x_t)
             if use_ckpt:
-                z = checkpoint(cell.step, params, z, x_t, aux, use_reentrant=False)
+                z = checkpoint(step, params, z, x_t, aux, use_reentrant=False)
             else:
-                z = cell.step(params, z, x_t, aux)
+                z = step(params, z, x_t, aux)
             Z.append(z)
         return torch.stack(Z, dim=1)
 
@@ -172,7 +204,7 @@ FUSED_KERNELS = (GRUCell, RNNCell)
 
 
 def build_network(cell, n_outputs, *, generator, init_scale=1.0, dtype=torch.float32,
-                  device=None, fused=True, checkpoint_steps=False):
+                  device=None, fused=True, checkpoint_steps=False, continuous_adjoint=False):
     """Build and initialise the network for ``cell`` (fused kernel when one exists).
 
     Parameters are drawn on the CPU from ``generator`` (so the same seed gives the same
@@ -182,11 +214,15 @@ def build_network(cell, n_outputs, *, generator, init_scale=1.0, dtype=torch.flo
     -------
     RecurrentNetwork
     """
+    if continuous_adjoint and not hasattr(cell, "step_continuous_adjoint"):
+        raise ValueError(f"adjoint='continuous' (torchdiffeq's odeint_adjoint) applies to the "
+                         f"node cell only, got {cell!r}")
     if fused and type(cell) in FUSED_KERNELS:
         net = FusedRecurrentNetwork(cell, n_outputs, dtype=dtype)
     else:
         net = UnrolledRecurrentNetwork(cell, n_outputs, dtype=dtype,
-                                       checkpoint_steps=checkpoint_steps)
+                                       checkpoint_steps=checkpoint_steps,
+                                       continuous_adjoint=continuous_adjoint)
     theta = cell.init_params(generator=generator, dtype=dtype, init_scale=init_scale)
     net.load_cell_params(theta)
     net._init_readout(generator, dtype)

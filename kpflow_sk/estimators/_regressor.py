@@ -40,18 +40,33 @@ class RecurrentRegressor(RegressorMixin, TransformerMixin, BaseRecurrentEstimato
         Gain ``g`` on the initial recurrent weights (``weight_hh``).
     alpha : float in (0, 1], default=0.2
         ``dt / tau`` of the ``leaky_rnn`` cell.
-    ode_solver : {"euler", "midpoint", "rk4", "dopri5"}, default="rk4"
-        Solver of the ``node`` cell (one observation interval per step).
+    ode_solver : str, default="rk4"
+        Solver of the ``node`` cell (one observation interval per step): any name in
+        ``kpflow_sk.cells.ODE_SOLVERS``, i.e. the built-in ``euler``, ``midpoint``, ``rk4``,
+        ``dopri5`` (a functional Runge-Kutta composition, the fast path) and every
+        ``torchdiffeq.odeint`` method (``bosh3``, ``adaptive_heun``, ``fehlberg2``,
+        ``dopri8``, ``heun2``, ``heun3``, ``explicit_adams``, ``implicit_adams``,
+        ``scipy_solver``, ...), which integrate with torchdiffeq itself. Adaptive torchdiffeq
+        solvers solve each trial separately, so trials stay independent.
     ode_step_size : float or None, default=None
-        Largest step of a fixed-step solver (None: one step per interval).
+        Largest step of a fixed-step solver (None: one step per interval); more than 10000
+        steps per interval is refused.
+    ode_options : dict or None, default=None
+        Passed to torchdiffeq as ``odeint(..., options=ode_options)`` (e.g. ``{"step_size":
+        0.1}``, ``{"max_num_steps": 500}``, ``{"first_step": 0.01}``); unknown names or bad
+        values raise ``ValueError`` listing the solver's valid ones. Giving it (even ``{}``)
+        selects torchdiffeq for a built-in solver name too.
     rtol, atol : float, default=1e-6, 1e-8
-        Tolerances of the adaptive ``dopri5`` solver.
-    adjoint : bool, default=False
-        Memory-saving backward pass for unrolled cells (``node``, ``leaky_rnn``, user cells):
-        each step's internals (the solver's stages) are recomputed during backpropagation
-        instead of stored. The gradient is exactly that of the map the model computes;
-        torchdiffeq's continuous adjoint (``odeint_adjoint``) is deliberately not used,
-        because its gradient only approximates that map's. Ignored by fused cells.
+        Tolerances of the adaptive solvers.
+    adjoint : bool or {"discrete", "continuous"}, default=False
+        Memory-saving backward pass for unrolled cells (``node``, ``leaky_rnn``, user cells).
+        ``True`` / ``"discrete"``: each step's internals (the solver's stages) are recomputed
+        during backpropagation instead of stored; the gradient is exactly that of the map
+        the model computes. ``"continuous"`` (``node`` only): torchdiffeq's continuous adjoint
+        (``odeint_adjoint``, one adjoint ODE solved backward per interval), whose gradient
+        *approximates* the discrete one to the solver's tolerance; the forward map and the
+        KPFlow analysis are unchanged (the operators differentiate the forward solve
+        exactly). Ignored by fused cells (``True``) / refused for them (``"continuous"``).
     optimizer : {"adam", "sgd"}, default="adam"
     learning_rate : float, default=1e-2
         Step size of the optimizer. The training defaults (``learning_rate``,

@@ -7,6 +7,7 @@ import math
 import torch
 
 from kpflow_sk.cells import Cell, MaterializedLinearization, get_cell, rollout
+from kpflow_sk.operators._autograd import autograd_linearizations
 
 __all__ = ["Trajectory", "ParameterSpace", "STRATEGIES", "DEFAULT_MEMORY_BUDGET"]
 
@@ -137,7 +138,12 @@ class Trajectory:
         self.strategy = strategy
         self.memory_budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else memory_budget
         self.parameter_space = ParameterSpace(params)
-        self._lin_free, self._param_lin = cell.linearizations(params, self.Z_prev, X, aux)
+        if getattr(cell, "functional", True):
+            self._lin_free, self._param_lin = cell.linearizations(params, self.Z_prev, X, aux)
+        else:
+            # no functional twin (e.g. a torchdiffeq solve): plain autograd, still exact
+            self._lin_free, self._param_lin = autograd_linearizations(cell, params,
+                                                                      self.Z_prev, X, aux)
         self._lin_dense = None
 
     # ------------------------------------------------------------------ state Jacobians
