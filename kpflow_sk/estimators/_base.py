@@ -638,6 +638,11 @@ class BaseRecurrentEstimator(DynamicsMixin, TrainingLoopMixin, BaseEstimator):
 
     def __setstate__(self, state):
         state = dict(state)
+        # a state written before a constructor parameter existed (zoo files, old pickles)
+        # gets that parameter's default, so every later step can rely on it
+        for name, param in inspect.signature(type(self).__init__).parameters.items():
+            if param.default is not inspect.Parameter.empty and name not in state:
+                state[name] = param.default
         module_state = state.pop("_module_state", None)
         opt_state = state.pop("_optimizer_state", None)
         super().__setstate__(state)
