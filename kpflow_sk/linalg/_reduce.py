@@ -206,13 +206,7 @@ def reduce_to_axis(op, axis, reduce="trace", *, gram=False, exact=None, n_probes
     n_probes = check_int("n_probes", n_probes, allow_none=True)
     check_int("block_width", block_width, allow_none=True)
     exact = check_exact(exact)
-    G = SymmetricView(op, gram)
-    a = resolve_axis(axis, G.shape)
-    n_axis = G.shape[a]
-    M = G.n // n_axis
-    acc = check_accuracy(None if n_probes is None else n_probes * n_axis, rtol,
-                         max_applications, DEFAULT_N_PROBES * n_axis,
-                         default_cap=DEFAULT_MAX_PROBES * n_axis, minimum=n_axis)
+    G, a, n_axis, M, acc = _axis_setup(op, axis, gram, n_probes, rtol, max_applications)
     if reduce == "mean":
         R = compress_each(G, a, torch.ones(M, 1, dtype=G.dtype, device=G.device))[0] / M
         return AxisReduction((R + R.mT) / 2, a, reduce, G.counter.n, True, 1)
@@ -334,13 +328,7 @@ def measure_on_axis(op, axis, reduce, stat, *, gram=False, exact=None, n_probes=
     check_choice("reduce", reduce, REDUCTIONS)
     n_probes = check_int("n_probes", n_probes, allow_none=True)
     exact = check_exact(exact)
-    G = SymmetricView(op, gram)
-    a = resolve_axis(axis, G.shape)
-    n_axis = G.shape[a]
-    M = G.n // n_axis
-    acc = check_accuracy(None if n_probes is None else n_probes * n_axis, rtol,
-                         max_applications, DEFAULT_N_PROBES * n_axis,
-                         default_cap=DEFAULT_MAX_PROBES * n_axis, minimum=n_axis)
+    G, a, n_axis, M, acc = _axis_setup(op, axis, gram, n_probes, rtol, max_applications)
     if reduce == "mean" or exact or (exact is None and (exact_cost(G) <= acc.initial
                                                         or G.n <= EXACT_MAX_DIM)):
         red = reduce_to_axis(G.A.op, a, reduce, gram=gram, exact=True if reduce == "trace"
@@ -383,3 +371,15 @@ def measure_on_axis(op, axis, reduce, stat, *, gram=False, exact=None, n_probes=
     value, se, dof = spread(pt)
     hit = outcome == "cap"
     return axis_result(pt, reduce, acc, hit), value, se, dof, hit
+
+
+def _axis_setup(op, axis, gram, n_probes, rtol, max_applications):
+    """The view, axis index, axis size, size of the other axes and accuracy of an axis measure."""
+    G = SymmetricView(op, gram)
+    a = resolve_axis(axis, G.shape)
+    n_axis = G.shape[a]
+    M = G.n // n_axis
+    acc = check_accuracy(None if n_probes is None else n_probes * n_axis, rtol,
+                         max_applications, DEFAULT_N_PROBES * n_axis,
+                         default_cap=DEFAULT_MAX_PROBES * n_axis, minimum=n_axis)
+    return G, a, n_axis, M, acc
