@@ -203,9 +203,9 @@ def _run_fold(estimator, fold_data):
     fitted = res["estimator"][0]
     t0 = time.perf_counter()
     # the analysis runs lazily, outside fit's thread cap: cap it too (same threads, same bits)
-    from kpflow_sk.estimators._base import _torch_threads  # one implementation
+    from kpflow_sk.estimators import torch_threads  # one implementation
 
-    with _torch_threads(fitted.n_threads):
+    with torch_threads(fitted.n_threads):
         collapse = float(fitted.collapse_dim_)
     return {"score": float(res["test_score"][0]), "collapse_dim": collapse,
             "fit_time": float(res["fit_time"][0]), "score_time": float(res["score_time"][0]),

@@ -6,6 +6,7 @@
 from kpflow_sk.estimators._base import BaseRecurrentEstimator
 from kpflow_sk.estimators._callbacks import Callback, StopTraining
 from kpflow_sk.estimators._classifier import RecurrentClassifier
+from kpflow_sk.estimators._device import torch_threads
 from kpflow_sk.estimators._module import (
     FusedRecurrentNetwork,
     RecurrentNetwork,
@@ -16,4 +17,4 @@ from kpflow_sk.estimators._training import DivergenceWarning, PlateauWarning
 
 __all__ = ["BaseRecurrentEstimator", "RecurrentRegressor", "RecurrentClassifier",
            "RecurrentNetwork", "FusedRecurrentNetwork", "UnrolledRecurrentNetwork",
-           "Callback", "StopTraining", "DivergenceWarning", "PlateauWarning"]
+           "Callback", "StopTraining", "DivergenceWarning", "PlateauWarning", "torch_threads"]

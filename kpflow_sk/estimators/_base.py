@@ -14,7 +14,6 @@ from __future__ import annotations
 import inspect
 import math
 import warnings
-from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -29,6 +28,7 @@ from kpflow_sk.analysis._tracking import select_analysis_trials  # noqa: F401 (m
 from kpflow_sk.cells import CELLS, NONLINEARITIES, Cell, get_cell
 from kpflow_sk.cells._node import ODE_SOLVERS
 from kpflow_sk.estimators import _progress
+from kpflow_sk.estimators._device import torch_threads
 from kpflow_sk.estimators._dynamics import DynamicsMixin
 from kpflow_sk.estimators._loss import MASK_CONVENTIONS, check_loss_mask, combine_weights
 from kpflow_sk.estimators._module import ADJOINT_MODES, adjoint_mode, build_network
@@ -49,20 +49,6 @@ __all__ = ["BaseRecurrentEstimator"]
 _DTYPES = {"float32": (torch.float32, np.float32), "float64": (torch.float64, np.float64)}
 # samples per forward pass at predict time (bounds memory; results do not depend on it)
 _PREDICT_CHUNK = 4096
-
-
-@contextmanager
-def _torch_threads(n_threads):
-    """Run with ``torch.set_num_threads(n_threads)`` and restore the old value after."""
-    if n_threads is None:
-        yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(int(n_threads))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def _state_to_cpu(obj):
@@ -427,7 +413,7 @@ class BaseRecurrentEstimator(DynamicsMixin, TrainingLoopMixin, BaseEstimator):
                          incremental=True)
 
     def _fit(self, X, y, *, task_ids, sample_weight, mask, incremental, classes=None):
-        with _torch_threads(self.n_threads):
+        with torch_threads(self.n_threads):
             fresh = not hasattr(self, "module_") or not (incremental or self.warm_start)
             device = self._resolve_device() if fresh else self.device_
             X3, targets, weight, task_ids, seq2seq = self._check_fit_inputs(
@@ -515,7 +501,7 @@ class BaseRecurrentEstimator(DynamicsMixin, TrainingLoopMixin, BaseEstimator):
         module = self.module_
         module.eval()
         outs = []
-        with _torch_threads(self.n_threads):
+        with torch_threads(self.n_threads):
             for start in range(0, X3.shape[0], _PREDICT_CHUNK):
                 Xb = self._to_tensor(np.ascontiguousarray(X3[start:start + _PREDICT_CHUNK]))
                 if what == "hidden":
