@@ -6,9 +6,10 @@ from pathlib import Path
 
 import matplotlib
 import pytest
-import torch
 from hypothesis import configuration as _hypothesis_configuration
 from hypothesis import settings as _hypothesis_settings
+
+from kpflow_sk.estimators import torch_threads
 
 matplotlib.use("Agg")
 
@@ -22,13 +23,14 @@ _hypothesis_settings.register_profile("kpflow_sk", database=None)
 _hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "kpflow_sk"))
 
 # One torch thread by default: on small shared machines two spinning OpenMP threads slow
-# small GEMMs down by orders of magnitude. KPFLOW_TEST_THREADS overrides it.
+# small GEMMs and LAPACK calls down by orders of magnitude, and the test sizes gain nothing
+# from threads. KPFLOW_TEST_THREADS overrides it.
 TEST_THREADS = int(os.environ.get("KPFLOW_TEST_THREADS", "1"))
 
 
 @pytest.fixture(autouse=True)
 def _torch_threads():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(TEST_THREADS)
-    yield
-    torch.set_num_threads(previous)
+    """Every test runs with ``TEST_THREADS`` torch threads (the suite's one thread fixture);
+    the previous setting is restored after the test."""
+    with torch_threads(TEST_THREADS):
+        yield

@@ -2,7 +2,6 @@
 
 import matplotlib
 import pytest
-import torch
 
 matplotlib.use("Agg")
 
@@ -12,15 +11,6 @@ TINY_TASK = ["--task-param", "stimulus_steps=3", "--task-param", "memory_steps=3
 TINY_FIT = TINY_TASK + ["--n-samples", "16", "--n-test", "8", "--hidden-size", "8",
                         "--max-iter", "2", "--track-every", "1", "--kp-n-trials", "4",
                         "--spectra-k", "4", "--quiet"]
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # tiny networks on a shared 2-core machine: a second thread only adds contention
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture(scope="session")

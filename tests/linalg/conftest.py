@@ -7,16 +7,6 @@ import torch
 from linalg_helpers import psd_matrix
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Small dense LAPACK calls slow down by orders of magnitude when threads oversubscribe a
-    # busy machine; the test sizes gain nothing from threads.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="session")
 def decaying_1000():
     """1000-dim PSD matrix with eigenvalues 1/i^2 and random eigenvectors."""

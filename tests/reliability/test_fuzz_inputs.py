@@ -173,7 +173,6 @@ def test_fuzzed_inputs_classifier_succeed_or_name_the_argument(cell, problem, ma
 
 
 def _run(cls, cell, X, y, task_ids, extra, dtype_name, must, may, max_iter):
-    torch.set_num_threads(1)
     est = cls(cell=cell, hidden_size=3, max_iter=max_iter, device="cpu",
               dtype=dtype_name, random_state=0, learning_rate=1e-2)
     try:

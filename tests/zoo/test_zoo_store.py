@@ -17,14 +17,6 @@ REQUIRED = ["rnn_memory_pro", "gru_memory_pro", "leaky_rnn_memory_pro", "node_me
 SMALL = "leaky_rnn_memory_pro"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def _copy_zoo(tmp_path, names=(SMALL,)):
     """A private zoo holding ``names`` (copies; the root manifest lists only them)."""
     root = tmp_path / "zoo"
