@@ -8,6 +8,7 @@ participation ratio, var95 and the figure's var95-of-squares are written out bel
 import numpy as np
 import pytest
 import torch
+from kp_models import float64_params
 from kp_reference import dense_J, dense_P
 
 from kpflow_sk import KPDecomposition
@@ -22,9 +23,7 @@ AXES = {"trial": 0, "time": 1, "hidden": 2}
 def _setup(cell_name, seed=0):
     g = torch.Generator().manual_seed(seed)
     cell = get_cell(cell_name, D_IN, H, solver="rk4")
-    params = cell.init_params(g, dtype=torch.float64, init_scale=1.3)
-    params = {n: v + 0.1 * torch.randn(v.shape, generator=g, dtype=torch.float64)
-              for n, v in params.items()}
+    params = float64_params(cell, g, init_scale=1.3, biases_only=False)
     X = torch.randn(B, T, D_IN, generator=g, dtype=torch.float64)
     Dec = KPDecomposition(cell, params, X, random_state=0)
     return cell, params, X, Dec

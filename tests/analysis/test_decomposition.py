@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from kp_models import float64_params
 from kp_reference import dense_J, dense_JZ, dense_P, unroll
 
 from kpflow_sk import KPDecomposition
@@ -14,9 +15,7 @@ B, T, H, D = 3, 5, 4, 2
 def _setup(cell_name="gru", seed=0, **kw):
     g = torch.Generator().manual_seed(seed)
     cell = get_cell(cell_name, D, H, solver="rk4")
-    params = cell.init_params(g, dtype=torch.float64, init_scale=1.3)
-    params = {n: v + 0.1 * torch.randn(v.shape, generator=g, dtype=torch.float64)
-              for n, v in params.items()}
+    params = float64_params(cell, g, init_scale=1.3, biases_only=False)
     X = torch.randn(B, T, D, generator=g, dtype=torch.float64)
     W = torch.randn(2, H, generator=g, dtype=torch.float64)
     Y = torch.randn(B, T, 2, generator=g, dtype=torch.float64)

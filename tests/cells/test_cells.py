@@ -3,6 +3,7 @@
 import pytest
 import torch
 import torchdiffeq
+from kp_models import float64_params
 from torch.func import jvp, vjp, vmap
 
 from kpflow_sk.cells import (
@@ -18,9 +19,7 @@ B, T, H, D = 3, 6, 5, 2
 
 def _params(cell, seed=0):
     g = torch.Generator().manual_seed(seed)
-    p = cell.init_params(g, dtype=torch.float64)
-    return {n: v + 0.1 * torch.randn(v.shape, generator=g, dtype=torch.float64)
-            for n, v in p.items()}
+    return float64_params(cell, g, init_scale=1.0, biases_only=False)
 
 
 @pytest.mark.parametrize("name,module", [("gru", torch.nn.GRU), ("rnn", torch.nn.RNN)])

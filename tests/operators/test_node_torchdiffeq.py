@@ -9,6 +9,8 @@ reference has the cross-trial blocks, so block-diagonality of P is checked too.
 import pytest
 import torch
 import torchdiffeq
+from kp_models import float64_params
+from kp_models import rel_error as _rel
 from kp_reference import dense_J, dense_JZ, dense_P, flat_params, unflat, unroll
 
 from kpflow_sk.cells import Cell, get_cell
@@ -42,15 +44,9 @@ def _model(solver, seed=0, tolerances=None, **extra):
     g = torch.Generator().manual_seed(seed)
     kw = dict(SOLVERS.get(solver, {}) if tolerances is None else tolerances, **extra)
     cell = get_cell("node", D, H, solver=solver, dt=0.5, backend="torchdiffeq", **kw)
-    params = cell.init_params(g, dtype=torch.float64, init_scale=1.2)
-    params = {n: v + 0.1 * torch.randn(v.shape, generator=g, dtype=torch.float64)
-              if v.ndim == 1 else v for n, v in params.items()}
+    params = float64_params(cell, g)
     X = torch.randn(B, T, D, generator=g, dtype=torch.float64)
     return cell, params, X
-
-
-def _rel(a, b):
-    return float((a - b).abs().max() / b.abs().max().clamp_min(1e-300))
 
 
 @pytest.fixture(params=list(SOLVERS))

@@ -2,45 +2,23 @@
 
 import pytest
 import torch
+from kp_models import cell_cases, float64_params
+from kp_models import rel_error as _rel
 from kp_reference import dense_J, dense_JZ, dense_P, flat_params, unflat, unroll
 
-from kpflow_sk.cells import Cell, get_cell
+from kpflow_sk.cells import get_cell
 from kpflow_sk.operators import Trajectory, kp_operators
 
 B, T, H, D = 2, 5, 4, 3
 
 
-class SineGainCell(Cell):
-    """A user cell: z' = (1 - s) * z + s * sin(W z + U x), with a learned gain s per unit."""
-
-    def parameter_shapes(self):
-        return {"weight_hh": (self.hidden_size, self.hidden_size),
-                "weight_ih": (self.hidden_size, self.input_size), "gain": (self.hidden_size,)}
-
-    def step(self, params, z_prev, x_t, aux=None):
-        s = torch.sigmoid(params["gain"])
-        a = z_prev @ params["weight_hh"].T + x_t @ params["weight_ih"].T
-        return (1 - s) * z_prev + s * torch.sin(a)
-
-
-CELL_CASES = {
-    "rnn": lambda: get_cell("rnn", D, H),
-    "leaky_rnn": lambda: get_cell("leaky_rnn", D, H, alpha=0.3, nonlinearity="softplus"),
-    "gru": lambda: get_cell("gru", D, H),
-    "node_rk4": lambda: get_cell("node", D, H, solver="rk4", dt=0.5, step_size=0.25),
-    "node_dopri5": lambda: get_cell("node", D, H, solver="dopri5", dt=0.5, rtol=1e-5,
-                                    atol=1e-7),
-    "user": lambda: SineGainCell(D, H),
-}
+CELL_CASES = cell_cases(D, H, dopri5_rtol=1e-5, dopri5_atol=1e-7)
 
 
 def _model(case, seed=0):
     g = torch.Generator().manual_seed(seed)
     cell = CELL_CASES[case]()
-    params = cell.init_params(g, dtype=torch.float64, init_scale=1.2)
-    # non-zero biases so every parameter matters
-    params = {n: v + 0.1 * torch.randn(v.shape, generator=g, dtype=torch.float64)
-              if v.ndim == 1 else v for n, v in params.items()}
+    params = float64_params(cell, g)  # non-zero biases so every parameter matters
     X = torch.randn(B, T, D, generator=g, dtype=torch.float64)
     return cell, params, X
 
@@ -59,10 +37,6 @@ def _setup(case, strategy):
     cell, params, X = _model(case)
     traj = Trajectory(cell, params, X, strategy=strategy)
     return cell, params, X, traj, kp_operators(traj)
-
-
-def _rel(a, b):
-    return float((a - b).abs().max() / b.abs().max().clamp_min(1e-300))
 
 
 def test_adjoint_identities(case, strategy):
