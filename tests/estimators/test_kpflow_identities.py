@@ -77,10 +77,44 @@ def _theta(est):
                                          (RecurrentClassifier, "seq")])
 def test_identities_on_fitted_model(case, cls, target):
     est, X, y, mask, sw, tasks = _fit(case, cls, target)
+    Dk, Z, err, theta, loss_of_theta, Xt = check_trajectory_identities(est, X, y, mask, sw)
+    cell = est.module_.cell
+
+    # dz = - Theta err with Theta = J_Z J_Z^T (J_Z = dZ/dtheta through the unrolled network)
+    def Z_of(params):
+        return rollout(cell, params, Xt)[0]
+
+    _, pull = vjp(Z_of, theta)
+    (g,) = pull(err)                                  # J_Z^T err
+    _, push = jvp(Z_of, (theta,), (g,))               # J_Z J_Z^T err
+    torch.testing.assert_close(Dk.dz, -push, rtol=1e-9, atol=1e-12)
+
+    # one small plain-GD step on theta moves Z by eta * dz to first order
+    leaf = {k: v.clone().requires_grad_(True) for k, v in theta.items()}
+    grads = torch.autograd.grad(loss_of_theta(leaf), list(leaf.values()))
+    residuals = []
+    for eta in (1e-3, 1e-4):
+        stepped = {k: v - eta * gk for (k, v), gk in zip(theta.items(), grads)}
+        dZ = Z_of(stepped) - Z
+        residuals.append(float((dZ - eta * Dk.dz).norm() / (eta * Dk.dz.norm())))
+    assert residuals[1] < 2e-3
+    assert residuals[1] < 0.2 * residuals[0]         # the error is O(eta)
+
+
+def check_trajectory_identities(est, X, y, mask, sw):
+    """The trajectory-side identities of ``est.kp_decompose_`` against autograd of the
+    estimator's own loss: Z, err = dL/dZ, P* err = BPTT (shared with the node tests).
+
+    Returns
+    -------
+    Dk, Z, err, theta, loss_of_theta, Xt
+        What the parameter-side checks (dz, the GD step) need.
+    """
     Dk = est.kp_decompose_
     loss_of_Z, loss_of_theta, Xt = _own_loss(est, X, y, mask, sw)
     theta = _theta(est)
     cell = est.module_.cell
+    B, T, H = Dk.Z.shape
 
     # Z: the analysis trajectory is the trained network's
     Z = torch.from_numpy(est.transform(X))
@@ -105,26 +139,7 @@ def test_identities_on_fitted_model(case, cls, target):
     forcing = torch.zeros(B, T, H, dtype=torch.float64, requires_grad=True)
     (bptt,) = torch.autograd.grad(loss_of_Z(unroll_forced(forcing)), forcing)
     torch.testing.assert_close(Dk.adjoint, bptt, rtol=1e-9, atol=1e-12)
-
-    # dz = - Theta err with Theta = J_Z J_Z^T (J_Z = dZ/dtheta through the unrolled network)
-    def Z_of(params):
-        return rollout(cell, params, Xt)[0]
-
-    _, pull = vjp(Z_of, theta)
-    (g,) = pull(err)                                  # J_Z^T err
-    _, push = jvp(Z_of, (theta,), (g,))               # J_Z J_Z^T err
-    torch.testing.assert_close(Dk.dz, -push, rtol=1e-9, atol=1e-12)
-
-    # one small plain-GD step on theta moves Z by eta * dz to first order
-    leaf = {k: v.clone().requires_grad_(True) for k, v in theta.items()}
-    grads = torch.autograd.grad(loss_of_theta(leaf), list(leaf.values()))
-    residuals = []
-    for eta in (1e-3, 1e-4):
-        stepped = {k: v - eta * gk for (k, v), gk in zip(theta.items(), grads)}
-        dZ = Z_of(stepped) - Z
-        residuals.append(float((dZ - eta * Dk.dz).norm() / (eta * Dk.dz.norm())))
-    assert residuals[1] < 2e-3
-    assert residuals[1] < 0.2 * residuals[0]         # the error is O(eta)
+    return Dk, Z, err, theta, loss_of_theta, Xt
 
 
 def test_task_alignment_matches_per_task_updates():

@@ -43,30 +43,9 @@ def node_case(request, monkeypatch):
 def _check_identities(case, cls, target, check_gd=True):
     """tki.test_identities_on_fitted_model with the GD learning rates of ``case``."""
     est, X, y, mask, sw, tasks = tki._fit(case, cls, target)
-    Dk = est.kp_decompose_
-    loss_of_Z, loss_of_theta, Xt = tki._own_loss(est, X, y, mask, sw)
-    theta = tki._theta(est)
+    # Z, err and P* err = BPTT: the shared checks
+    Dk, Z, err, theta, loss_of_theta, Xt = tki.check_trajectory_identities(est, X, y, mask, sw)
     cell = est.module_.cell
-    B, T, H = Dk.Z.shape
-
-    Z = torch.from_numpy(est.transform(X))
-    torch.testing.assert_close(Dk.Z, Z, rtol=0, atol=1e-12)
-    Zl = Z.clone().requires_grad_(True)
-    (err,) = torch.autograd.grad(loss_of_Z(Zl), Zl)
-    torch.testing.assert_close(Dk.err, err, rtol=1e-10, atol=1e-12)
-
-    # P* err = BPTT gradient: dL/d(forcing) of z_t = F(z_{t-1}, x_t) + forcing_t
-    def unroll_forced(forcing):
-        z = Xt.new_zeros(B, H)
-        zs = []
-        for t in range(T):
-            z = cell.step(theta, z, Xt[:, t]) + forcing[:, t]
-            zs.append(z)
-        return torch.stack(zs, 1)
-
-    forcing = torch.zeros(B, T, H, dtype=torch.float64, requires_grad=True)
-    (bptt,) = torch.autograd.grad(loss_of_Z(unroll_forced(forcing)), forcing)
-    torch.testing.assert_close(Dk.adjoint, bptt, rtol=1e-9, atol=1e-12)
 
     # dz = - J_Z J_Z^T err, J_Z by plain autograd through the unrolled solves (vjp, then the
     # double-backward jvp; torch.func cannot run torchdiffeq)
