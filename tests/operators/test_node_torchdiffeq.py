@@ -54,11 +54,6 @@ def solver(request):
     return request.param
 
 
-@pytest.fixture(params=["materialized", "matrix_free"])
-def strategy(request):
-    return request.param
-
-
 def _setup(solver, strategy):
     cell, params, X = _model(solver)
     traj = Trajectory(cell, params, X, strategy=strategy)

@@ -28,11 +28,6 @@ def case(request):
     return request.param
 
 
-@pytest.fixture(params=["materialized", "matrix_free"])
-def strategy(request):
-    return request.param
-
-
 def _setup(case, strategy):
     cell, params, X = _model(case)
     traj = Trajectory(cell, params, X, strategy=strategy)
