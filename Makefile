@@ -20,6 +20,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m kpflow_sk demo
 
+# tests/ and the docstring examples of kpflow_sk (testpaths and --doctest-modules: setup.cfg)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider
 
@@ -30,7 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_operators.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check kpflow_sk tests benchmarks examples
+	$(BIN)/ruff check kpflow_sk tests benchmarks examples conftest.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
