@@ -5,40 +5,53 @@ setup.cfg). This file lives at the repository root, not inside the package, so i
 shipped in the wheel. The test fixtures live in ``tests/conftest.py``.
 """
 
-import ast
-import importlib.util
+import importlib
 from pathlib import Path
 
-import matplotlib
-
-# Figures in docstring examples render off-screen (tests/conftest.py does the same for tests).
-matplotlib.use("Agg")
+try:  # figures in docstring examples render off-screen (tests/conftest.py does the same)
+    import matplotlib
+except ImportError:  # a module that needs it is skipped below
+    pass
+else:
+    matplotlib.use("Agg")
 
 ROOT = Path(__file__).resolve().parent
+PACKAGE = ROOT / "kpflow_sk"
 
 # The test suite's conftest files are fixtures, not doctest modules: collecting them as
 # modules under --doctest-modules imports two files named ``conftest`` (an import mismatch).
 collect_ignore_glob = ["tests/*conftest.py"]
 
-
-def _missing_top_level_imports(path):
-    """Top-level packages a module imports at module level that are not installed."""
-    missing = set()
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module]
-        else:
-            continue
-        for name in names:
-            top = name.split(".")[0]
-            if top != "kpflow_sk" and importlib.util.find_spec(top) is None:
-                missing.add(top)
-    return missing
+#: package modules left out of doctest collection: path -> the missing package
+MISSING_DEPENDENCY = {}
 
 
-# A module that needs an optional dependency at import time (dask, neurogym, ...) is left out
-# of doctest collection where that dependency is not installed, instead of failing to import.
-collect_ignore = [str(p.relative_to(ROOT)) for p in sorted((ROOT / "kpflow_sk").rglob("*.py"))
-                  if _missing_top_level_imports(p)]
+def pytest_ignore_collect(collection_path, config):
+    """Leave out a package module that cannot be imported because a package outside
+    kpflow_sk is not installed (an optional dependency such as dask or neurogym, directly or
+    through another module). Any other import error is collected and reported as usual."""
+    path = Path(collection_path)
+    if path.suffix != ".py" or PACKAGE not in path.parents or path.name == "__main__.py":
+        return None
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    try:
+        importlib.import_module(".".join(parts))
+    except ModuleNotFoundError as exc:
+        top = (exc.name or "").split(".")[0]
+        if top and top != PACKAGE.name:
+            MISSING_DEPENDENCY[path.relative_to(ROOT).as_posix()] = top
+            return True
+    except Exception:  # noqa: BLE001 - the collector reports it with its traceback
+        return None
+    return None
+
+
+def pytest_report_collectionfinish(config, start_path, items):
+    if MISSING_DEPENDENCY:
+        return [f"doctests skipped: {path} needs {name}, which is not installed"
+                for path, name in sorted(MISSING_DEPENDENCY.items())]
+    return []
+
+
