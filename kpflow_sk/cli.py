@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from kpflow_sk._cli import compare, demo, fit, tasks, zoo
 from kpflow_sk._cli.args import positive_int
 from kpflow_sk._cli.errors import CLIError
-from kpflow_sk._interrupt import exit_process, record_sigint
+from kpflow_sk.interrupt import exit_process, record_sigint
 
 __all__ = ["main", "run", "build_parser"]
 
@@ -152,7 +152,7 @@ def main(argv=None):
 
 def run():
     """Entry point of ``kpflow-sk`` and ``python -m kpflow_sk``: exit with ``main()``'s code
-    (130 after an interrupt, see :func:`kpflow_sk._interrupt.exit_process`)."""
+    (130 after an interrupt, see :func:`kpflow_sk.interrupt.exit_process`)."""
     exit_process(main())
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import ast
 
-__all__ = ["positive_int", "nonnegative_int", "positive_float", "comma_list", "task_names",
-           "task_name", "family_name", "cell_name", "cell_names", "key_value", "seed",
+__all__ = ["positive_int", "nonnegative_int", "nonzero_int", "positive_float", "comma_list",
+           "task_names", "task_name", "family_name", "cell_name", "cell_names", "key_value", "seed",
            "n_folds", "scheduler_address", "MAX_SEED"]
 
 #: largest seed: numpy's ``RandomState`` takes 0 .. 2**32 - 1 and the held-out trials use
@@ -33,6 +33,17 @@ def nonnegative_int(text):
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def nonzero_int(text):
+    """An int other than 0 (joblib's ``n_jobs``: -1 is every core)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a nonzero integer, got {text!r}") from None
+    if value == 0:
+        raise argparse.ArgumentTypeError("must not be 0 (use -1 for all cores)")
     return value
 
 
@@ -63,9 +74,9 @@ def n_folds(text):
 
 def scheduler_address(text):
     """``local``, or a Dask scheduler address ``[PROTOCOL://]HOST:PORT`` (checked for form only,
-    by :func:`kpflow_sk.compare.check_scheduler_address`: a string that cannot be an address
-    fails here, at once, rather than after the connection timeout)."""
-    from kpflow_sk.compare import check_scheduler_address
+    by :func:`kpflow_sk.model_selection.check_scheduler_address`: a string that cannot be an
+    address fails here, at once, rather than after the connection timeout)."""
+    from kpflow_sk.model_selection import check_scheduler_address
 
     try:
         return check_scheduler_address(text)

@@ -1,4 +1,5 @@
-"""``kpflow-sk compare``: cross-validated cells x tasks (:func:`kpflow_sk.compare.compare`)."""
+"""``kpflow-sk compare``: cross-validated cells x tasks (:func:`kpflow_sk.model_selection.compare`,
+printed by :func:`kpflow_sk.model_selection.summarize`)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,15 @@ from kpflow_sk._cli.args import (
     comma_list,
     key_value,
     n_folds,
+    nonzero_int,
     positive_int,
     scheduler_address,
     seed,
     task_names,
 )
 from kpflow_sk._cli.errors import UsageError
-from kpflow_sk._cli.text import format_table, mean_sd
+from kpflow_sk._cli.options import add_estimator_arguments, estimator_params
+from kpflow_sk._cli.text import format_mean_sd, format_table
 
 __all__ = ["add_parser"]
 
@@ -36,45 +39,6 @@ def _tasks(text):
         else:
             out.append(tuple(names))
     return out
-
-
-def _estimator_params(args):
-    from sklearn.utils._param_validation import InvalidParameterError
-
-    from kpflow_sk.estimators import RecurrentRegressor
-
-    params = dict(hidden_size=args.hidden_size, max_iter=args.max_iter,
-                  learning_rate=args.learning_rate, batch_size=args.batch_size,
-                  kp_n_trials=args.kp_n_trials, kp_probes=args.kp_probes)
-    if args.threads is not None:
-        params["n_threads"] = args.threads
-    extra = dict(args.param)
-    bad = sorted(set(extra) & {"cell", "random_state"})
-    if bad:
-        raise UsageError(f"--param cannot set {bad}: use --cells / --seed")
-    unknown = sorted(set(extra) - set(RecurrentRegressor().get_params()))
-    if unknown:
-        raise UsageError(f"--param: unknown RecurrentRegressor parameter(s) {unknown}")
-    params.update(extra)
-    try:
-        RecurrentRegressor(**params)._validate_params()
-    except InvalidParameterError as exc:
-        raise UsageError(str(exc)) from None
-    return params
-
-
-def _check_task_params(tasks, params):
-    """Generate one trial per task with ``params``: an unknown or bad one -> ``UsageError``."""
-    from kpflow_sk.datasets import make_multitask, make_task
-
-    for task in tasks:
-        try:
-            if isinstance(task, tuple):
-                make_multitask(list(task), len(task), random_state=0, **params)
-            else:
-                make_task(task, 1, random_state=0, **params)
-        except ValueError as exc:
-            raise UsageError(f"--task-param: {exc}") from None
 
 
 def _write_records(path, records):
@@ -96,14 +60,11 @@ def _write_records(path, records):
 
 
 def _run(args, out):
-    from kpflow_sk import compare as cmp
+    from sklearn.utils._param_validation import InvalidParameterError
 
-    if args.n_jobs is not None and args.n_jobs == 0:
-        raise UsageError("--n-jobs must not be 0 (use -1 for all cores)")
-    if args.cv > args.n_samples:
-        raise UsageError(f"--cv {args.cv} needs at least as many --n-samples "
-                         f"(got {args.n_samples})")
-    params = _estimator_params(args)
+    from kpflow_sk import model_selection
+
+    params = estimator_params(args)
     if args.out:  # before the first fold: an unwritable --out would lose every record
         from kpflow_sk._cli.paths import check_output_file
 
@@ -116,21 +77,23 @@ def _run(args, out):
           f"{', '.join('+'.join(t) if isinstance(t, tuple) else t for t in args.tasks)}: "
           f"{args.cv}-fold cross-validation, {args.n_samples} trials per task, {where}",
           file=out, flush=True)
-    _check_task_params(args.tasks, tparams)
-    with warnings.catch_warnings():
-        # every fold runs the max_iter epochs asked for: not worth a warning each
-        warnings.filterwarnings("ignore", message="Maximum iterations")
-        records = cmp.compare(args.cells, tasks, cv=args.cv, n_jobs=args.n_jobs,
-                              scheduler=args.scheduler, random_state=args.seed,
-                              estimator_params=params, n_samples=args.n_samples)
+    try:
+        with warnings.catch_warnings():
+            # every fold runs the max_iter epochs asked for: not worth a warning each
+            warnings.filterwarnings("ignore", message="Maximum iterations")
+            records = model_selection.compare(
+                args.cells, tasks, cv=args.cv, n_jobs=args.n_jobs, scheduler=args.scheduler,
+                random_state=args.seed, estimator_params=params, n_samples=args.n_samples)
+    except InvalidParameterError as exc:  # compare() checks every argument before a fold
+        raise UsageError(str(exc)) from None
     args.interrupted.check("the comparison")
-    groups = {}
-    for r in records:
-        groups.setdefault((r["cell"], r["task"]), []).append(r)
-    rows = [[cell, task, len(rs), mean_sd(r.get("score") for r in rs),
-             mean_sd(r.get("collapse_dim") for r in rs),
-             mean_sd((r.get("fit_time") for r in rs), decimals=2)]
-            for (cell, task), rs in groups.items()]
+    rows = [[s["cell"], s["task"], s["n_folds"],
+             format_mean_sd(s.get("score_mean"), s.get("score_sd"), s["n_folds"]),
+             format_mean_sd(s.get("collapse_dim_mean"), s.get("collapse_dim_sd"),
+                            s["n_folds"]),
+             format_mean_sd(s.get("fit_time_mean"), s.get("fit_time_sd"), s["n_folds"],
+                            decimals=2)]
+            for s in model_selection.summarize(records)]
     print("\nHeld-out R^2 and collapse dim (mean +- sd over folds)", file=out)
     print(format_table(rows, ["cell", "task", "folds", "score (R^2)", "collapse dim",
                               "fit time (s)"]), file=out)
@@ -141,8 +104,6 @@ def _run(args, out):
 
 
 def add_parser(subparsers):
-    from kpflow_sk._cli.fit import add_estimator_arguments
-
     p = subparsers.add_parser(
         "compare", help="cross-validate cells x tasks: scores and collapse dims",
         description="Cross-validate a RecurrentRegressor for every cell on every task and "
@@ -160,17 +121,12 @@ def add_parser(subparsers):
     p.add_argument("--seed", type=seed, default=0,
                    help="seeds data, folds and weights (default: 0)")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--n-jobs", type=int, metavar="N",
+    where.add_argument("--n-jobs", type=nonzero_int, metavar="N",
                        help="parallel local jobs (joblib; -1: all cores)")
     where.add_argument("--scheduler", type=scheduler_address, metavar="ADDRESS",
                        help="run on a Dask cluster: tcp://HOST:PORT, or 'local' for a "
                             "local cluster")
     add_estimator_arguments(p, cell=False, tracking=False)
-    g = p.add_argument_group("KPFlow analysis")
-    g.add_argument("--kp-n-trials", type=positive_int, default=16, metavar="N",
-                   help="trials in each fold's analysis batch (default: 16)")
-    g.add_argument("--kp-probes", type=positive_int, default=64, metavar="N",
-                   help="operator applications per randomized estimate (default: 64)")
     p.add_argument("--out", metavar="FILE",
                    help="write the per-fold records to FILE (.json or .csv)")
     p.add_argument("--force", action="store_true",

@@ -7,51 +7,16 @@ import time
 import warnings
 from pathlib import Path
 
-from kpflow_sk._cli.args import (
-    cell_name,
-    key_value,
-    nonnegative_int,
-    positive_float,
-    positive_int,
-    seed,
-    task_names,
-)
-from kpflow_sk._cli.errors import CLIError, UsageError
+import numpy as np
 
-__all__ = ["add_parsers", "add_estimator_arguments", "add_data_arguments", "build_estimator"]
+from kpflow_sk._cli.args import key_value, nonnegative_int, positive_int, seed, task_names
+from kpflow_sk._cli.errors import CLIError, UsageError
+from kpflow_sk._cli.options import add_estimator_arguments, estimator_params
+
+__all__ = ["add_parsers", "add_data_arguments", "build_estimator"]
 
 
 # ====================================================================== shared arguments
-def add_estimator_arguments(p, *, cell=True, tracking=True):
-    """Hyperparameters of ``RecurrentRegressor`` as options (defaults: the estimator's)."""
-    g = p.add_argument_group("model and training")
-    if cell:
-        g.add_argument("--cell", type=cell_name, default="gru",
-                       help="recurrent cell: gru, rnn, leaky_rnn, node (default: gru)")
-    g.add_argument("--hidden-size", type=positive_int, default=64, metavar="H",
-                   help="hidden units (default: 64)")
-    g.add_argument("--max-iter", type=positive_int, default=100, metavar="N",
-                   help="training epochs (default: 100)")
-    g.add_argument("--learning-rate", type=positive_float, default=1e-2, metavar="LR",
-                   help="Adam learning rate (default: 0.01)")
-    g.add_argument("--batch-size", type=positive_int, default=32, metavar="B",
-                   help="mini-batch size (default: 32)")
-    g.add_argument("--param", type=key_value, action="append", default=[],
-                   metavar="KEY=VALUE",
-                   help="any other RecurrentRegressor parameter, e.g. --param "
-                        "grad_clip=1.0 (repeatable)")
-    if tracking:
-        k = p.add_argument_group("KPFlow analysis")
-        k.add_argument("--track-every", type=nonnegative_int, default=10, metavar="N",
-                       help="KPFlow snapshot every N epochs during training, 0: off "
-                            "(default: 10)")
-        k.add_argument("--kp-n-trials", type=positive_int, default=16, metavar="N",
-                       help="trials in the analysis batch (default: 16)")
-        k.add_argument("--kp-probes", type=positive_int, default=64, metavar="N",
-                       help="operator applications per randomized estimate (default: 64)")
-    return g
-
-
 def add_data_arguments(p, *, n_samples=256):
     g = p.add_argument_group("data")
     g.add_argument("--n-samples", type=positive_int, default=n_samples, metavar="N",
@@ -71,22 +36,11 @@ def build_estimator(args, *, cell=None, verbose=0, **overrides):
 
     from kpflow_sk.estimators import RecurrentRegressor
 
-    params = dict(cell=cell or args.cell, hidden_size=args.hidden_size,
-                  max_iter=args.max_iter, learning_rate=args.learning_rate,
-                  batch_size=args.batch_size, random_state=args.seed, verbose=verbose,
-                  n_threads=args.threads)
-    if hasattr(args, "track_every"):
-        params.update(kp_track_every=args.track_every, kp_n_trials=args.kp_n_trials,
-                      kp_probes=args.kp_probes)
-    params.update(overrides)
-    extra = dict(args.param)
-    unknown = sorted(set(extra) - set(RecurrentRegressor().get_params()))
-    if unknown:
-        raise UsageError(f"--param: unknown RecurrentRegressor parameter(s) {unknown}")
-    params.update(extra)
-    est = RecurrentRegressor(**params)
+    est = RecurrentRegressor(**estimator_params(
+        args, cell=cell or args.cell, random_state=args.seed, verbose=verbose,
+        n_threads=args.threads, **overrides))
     try:
-        est._validate_params()
+        est._validate_params()  # scikit-learn's check, before any data is generated
     except InvalidParameterError as exc:
         raise UsageError(str(exc)) from None
     return est
@@ -132,9 +86,10 @@ def _check_fit_outputs(args):
 
 
 def _fit(args, out):
-    from kpflow_sk._cli.data import make_data, make_recipe
     from kpflow_sk._cli.models import SUFFIX, save_model
-    from kpflow_sk._cli.report import measure, render_text, write_model_report
+    from kpflow_sk._cli.report import render_text
+    from kpflow_sk.datasets import dataset_from_recipe, make_recipe
+    from kpflow_sk.plotting import report_measures, write_model_report
 
     if args.rule_inputs and len(args.task) == 1:
         raise UsageError("--rule-inputs needs several tasks (--task a,b,...)")
@@ -143,8 +98,9 @@ def _fit(args, out):
                          task_params=dict(args.task_param))
     recipe["test_seed"] = args.seed + 1
     try:
-        train = make_data(recipe)
-        test = make_data(recipe, n_samples=args.n_test, random_state=recipe["test_seed"])
+        train = dataset_from_recipe(recipe)
+        test = dataset_from_recipe(recipe, n_samples=args.n_test,
+                                   random_state=recipe["test_seed"])
     except ValueError as exc:  # e.g. an unknown --task-param
         raise UsageError(str(exc)) from None
     _check_fit_outputs(args)
@@ -157,8 +113,8 @@ def _fit(args, out):
     args.interrupted.check("training")
     model_path = Path(args.model) if args.model else Path(args.out) / f"model{SUFFIX}"
     save_model(est, model_path, recipe)
-    m = measure(est, est.kp_decompose_, test, history=est.kp_history_,
-                spectra_k=0 if args.no_report else args.spectra_k)
+    m = report_measures(est, est.kp_decompose_, test, history=est.kp_history_,
+                        spectra_k=0 if args.no_report else args.spectra_k)
     print(render_text(m, header=f"{est.n_iter_} epochs in {fit_s:.1f} s, final training "
                                 f"loss {est.loss_curve_[-1]:.4g}"), file=out)
     print(f"\nModel: {model_path}", file=out)
@@ -173,7 +129,8 @@ def _fit(args, out):
 
 # ====================================================================== analyze
 def _load(name):
-    from kpflow_sk._cli.models import load_model, load_zoo_model
+    from kpflow_sk._cli.models import load_model
+    from kpflow_sk._cli.zoo import load_zoo_model
 
     path = Path(name)
     if path.exists() or path.suffix or "/" in name or "\\" in name:
@@ -197,9 +154,11 @@ def _shared_task_params(recipe, tasks):
 
 
 def _analyze(args, out):
-    from kpflow_sk._cli.data import analysis_subset, make_data, make_recipe
     from kpflow_sk._cli.paths import check_output_dir
-    from kpflow_sk._cli.report import measure, render_text, write_model_report
+    from kpflow_sk._cli.report import render_text
+    from kpflow_sk.analysis import select_analysis_trials
+    from kpflow_sk.datasets import dataset_from_recipe, make_recipe
+    from kpflow_sk.plotting import report_measures, write_model_report
 
     est, recipe = _load(args.model)
     check_output_dir(args.out, REPORT_FILES, force=args.force)
@@ -213,21 +172,23 @@ def _analyze(args, out):
     if seed is None:  # the held-out trials fit scored the model on
         seed = recipe.get("test_seed", (recipe.get("random_state") or 0) + 1)
     try:
-        test = make_data(recipe, n_samples=args.n_samples, random_state=seed)
+        test = dataset_from_recipe(recipe, n_samples=args.n_samples, random_state=seed)
     except ValueError as exc:
         raise CLIError(f"cannot generate trials of {', '.join(recipe['tasks'])}: {exc}"
                        ) from None
     n_trials = args.kp_n_trials or getattr(est, "kp_n_trials", 16)
-    idx = analysis_subset(test, n_trials)
+    task_ids = test.task_ids if len(test.task_names) > 1 else None
+    # the estimator's analysis-batch rule (stratified by task), seeded by the held-out seed
+    idx = select_analysis_trials(len(test.X), n_trials, task_ids,
+                                 np.random.RandomState(seed))
     try:
         D = est.decompose(test.X[idx], test.y[idx],
-                          test.task_ids[idx] if len(test.task_names) > 1 else None,
-                          mask=test.mask[idx])
+                          None if task_ids is None else task_ids[idx], mask=test.mask[idx])
     except ValueError as exc:
         raise CLIError(f"the model does not fit the data of {', '.join(recipe['tasks'])}: "
                        f"{exc}") from None
-    m = measure(est, D, test, history=getattr(est, "kp_history_", None),
-                spectra_k=args.spectra_k, reuse_history=False)
+    m = report_measures(est, D, test, history=getattr(est, "kp_history_", None),
+                        spectra_k=args.spectra_k, reuse_history=False)
     cell = getattr(est, "cell", "?")
     print(render_text(m, header=f"{args.model}: {cell} ({est.hidden_size} units), "
                                 f"{getattr(est, 'n_iter_', '?')} training epochs; analysed "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 
-__all__ = ["format_value", "format_table", "format_matrix", "mean_sd"]
+__all__ = ["format_value", "format_table", "format_matrix", "format_mean_sd"]
 
 
 def format_value(value, digits=4):
@@ -53,20 +53,21 @@ def format_matrix(matrix, labels, *, corner="", digits=2):
     return format_table(rows, [corner] + list(labels))
 
 
-def mean_sd(values, decimals=None):
-    """``"m +- s"`` over the finite values (sample sd, ddof=1; ``m`` alone for one value).
+def format_mean_sd(mean, sd, n, decimals=None):
+    """``"m +- s"`` of a mean and a standard deviation over ``n`` values (``m`` alone when
+    ``n == 1``; ``-`` when the mean is missing or not finite).
 
     Significant digits by default (m: 4, s: 2); fixed ``decimals`` when given.
+
+    >>> format_mean_sd(0.6, 0.1414, 2), format_mean_sd(2.0, 0.0, 1), format_mean_sd(None, None, 0)
+    ('0.6 +- 0.14', '2', '-')
     """
-    xs = [float(v) for v in values if v is not None and math.isfinite(float(v))]
-    if not xs:
+    if mean is None or not math.isfinite(float(mean)):
         return "-"
-    m = sum(xs) / len(xs)
 
     def fmt(x, digits):
         return f"{x:.{decimals}f}" if decimals is not None else format_value(x, digits)
 
-    if len(xs) == 1:
-        return fmt(m, 4)
-    s = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
-    return f"{fmt(m, 4)} +- {fmt(s, 2)}"
+    if n == 1 or sd is None or not math.isfinite(float(sd)):
+        return fmt(float(mean), 4)
+    return f"{fmt(float(mean), 4)} +- {fmt(float(sd), 2)}"

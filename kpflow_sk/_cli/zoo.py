@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from kpflow_sk._cli.errors import CLIError, UsageError
+from kpflow_sk._cli.models import failure_reason
 from kpflow_sk._cli.text import format_table, format_value
 
-__all__ = ["add_parser", "zoo_names"]
+__all__ = ["add_parser", "zoo_names", "load_zoo_model"]
 
 
 def zoo_names(required=True):
@@ -19,6 +20,29 @@ def zoo_names(required=True):
             raise CLIError(f"the model zoo cannot be read: {' '.join(str(exc).split())}"
                            ) from None
         return []
+
+
+def load_zoo_model(name):
+    """A zoo model and its data recipe, or None when ``name`` is not a zoo model.
+
+    The held-out trials are the zoo recipe's test set (its ``n_test`` and ``test_seed``).
+    """
+    from kpflow_sk import zoo
+    from kpflow_sk.datasets import make_recipe
+
+    if name not in zoo_names(required=False):
+        return None
+
+    try:
+        est = zoo.load(name)
+        d = zoo.recipe(name)["dataset"]
+    except Exception as exc:  # e.g. ZooIntegrityError: a file altered or missing
+        raise CLIError(f"cannot load zoo model {name!r}: {failure_reason(exc, name)}"
+                       ) from None
+    recipe = make_recipe(d["tasks"], d["n_train"], d["train_seed"],
+                         rule_inputs=d.get("rule_inputs"), task_params=d.get("params"))
+    recipe["test_seed"] = d.get("test_seed")
+    return est, recipe
 
 
 def _check_name(name):
@@ -87,7 +111,7 @@ def _show(args, out):
 
 
 def _get(args, out):
-    from kpflow_sk._cli.models import SUFFIX, load_zoo_model, save_model
+    from kpflow_sk._cli.models import SUFFIX, save_model
     from kpflow_sk._cli.paths import check_output_file
 
     _check_name(args.name)

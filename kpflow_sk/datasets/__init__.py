@@ -16,7 +16,7 @@ from ._channels import channel_names
 from ._frozen import FROZEN, load_frozen, write_frozen
 from ._multitask import make_multitask
 from ._neurogym import from_neurogym
-from ._plot import plot_trial
+from ._recipes import dataset_from_recipe, default_rule_inputs, make_dataset, make_recipe
 from ._registry import TASKS, TaskSpec, register_task
 from ._scoring import score_task, select_task
 from ._weights import loss_mask
@@ -30,6 +30,10 @@ __all__ = [
     "chance_output",
     "make_task",
     "make_multitask",
+    "make_dataset",
+    "make_recipe",
+    "dataset_from_recipe",
+    "default_rule_inputs",
     "make_test_batch",
     "make_psychometric",
     "psychometric_grid",
@@ -40,10 +44,17 @@ __all__ = [
     "write_frozen",
     "FROZEN",
     "from_neurogym",
-    "plot_trial",
     "channel_names",
     "circular_distance",
     "TASKS",
     "TaskSpec",
     "register_task",
 ]
+
+
+def __getattr__(name):
+    # plot_trial moved up to the plotting layer (datasets imports nothing above it)
+    if name == "plot_trial":
+        raise AttributeError("kpflow_sk.datasets.plot_trial moved to "
+                             "kpflow_sk.plotting.plot_trial")
+    raise AttributeError(f"module 'kpflow_sk.datasets' has no attribute {name!r}")

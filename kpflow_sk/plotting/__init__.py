@@ -21,16 +21,26 @@ into an existing figure.
   exponents over checkpoints (:mod:`kpflow_sk.dynamics`).
 - :func:`plot_trial` — one trial of a dataset (from :mod:`kpflow_sk.datasets`).
 - :func:`write_report` — PNGs, ``results.json`` and a self-contained ``report.html``.
+- :func:`report_measures` — the numbers of a fitted model's report (scores, KPFlow summary,
+  task alignment, spectra, history); :func:`write_model_report` — its report folder.
 """
-
-from kpflow_sk.datasets import plot_trial
 
 from ._alignment import plot_task_alignment
 from ._dynamics import plot_eigenvalues, plot_exponents_over_training, plot_fixed_points
+from ._grouping import plot_grouping
+from ._measures import SPECTRA, collapse_estimate, report_measures
+from ._model_report import (
+    GLOSSARY,
+    HISTORY_COLUMNS,
+    SUMMARY_COLUMNS,
+    jsonable_params,
+    write_model_report,
+)
 from ._report import to_jsonable, write_report
 from ._spectra import plot_spectra
 from ._training import OPERATOR_COLORS, OPERATOR_LABELS, plot_training
 from ._trajectories import plot_trajectories_pca
+from ._trial import plot_trial
 
 __all__ = [
     "plot_training",
@@ -38,10 +48,19 @@ __all__ = [
     "plot_task_alignment",
     "plot_trajectories_pca",
     "plot_trial",
+    "plot_grouping",
     "plot_fixed_points",
     "plot_eigenvalues",
     "plot_exponents_over_training",
     "write_report",
+    "report_measures",
+    "collapse_estimate",
+    "write_model_report",
+    "jsonable_params",
+    "GLOSSARY",
+    "HISTORY_COLUMNS",
+    "SUMMARY_COLUMNS",
+    "SPECTRA",
     "to_jsonable",
     "OPERATOR_LABELS",
     "OPERATOR_COLORS",

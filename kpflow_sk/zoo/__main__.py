@@ -104,6 +104,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from kpflow_sk._interrupt import exit_process
+    from kpflow_sk.interrupt import exit_process
 
     exit_process(main())

@@ -80,14 +80,12 @@ def check_recipe(recipe, source="recipe"):
 
 def make_dataset(recipe, split):
     """The ``"train"``, ``"test"`` or ``"probe"`` Bunch of a recipe."""
-    from kpflow_sk.datasets import make_multitask, make_task
+    from kpflow_sk import datasets
 
     d = recipe["dataset"]
     n, seed = int(d[f"n_{split}"]), int(d[f"{split}_seed"])
-    tasks, params = list(d["tasks"]), dict(d["params"])
-    if len(tasks) == 1 and d["rule_inputs"] is None:
-        return make_task(tasks[0], n, random_state=seed, **params)
-    return make_multitask(tasks, n, rule_inputs=d["rule_inputs"], random_state=seed, **params)
+    return datasets.make_dataset(list(d["tasks"]), n, rule_inputs=d["rule_inputs"],
+                                 random_state=seed, **dict(d["params"]))
 
 
 def make_estimator(recipe):

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-import kpflow_sk.compare
+import kpflow_sk.model_selection
+import kpflow_sk.model_selection._compare as compare_module
 from kpflow_sk.cli import main
 
 
@@ -47,7 +48,7 @@ def test_compare_scheduler_path(monkeypatch, tmp_path, capsys):
         calls.update(cells=cells, tasks=tasks, **kw)
         return _fake_records(cells, tasks)
 
-    monkeypatch.setattr(kpflow_sk.compare, "compare", fake_compare)
+    monkeypatch.setattr(kpflow_sk.model_selection, "compare", fake_compare)
     out = tmp_path / "recs.csv"
     assert main(["compare", "--cells", "gru", "--tasks", "memory_pro,memory_pro+delay_anti",
                  "--scheduler", "tcp://10.0.0.5:8786", "--cv", "2", "--n-samples", "32",
@@ -74,10 +75,10 @@ def test_compare_n_jobs_and_runtime_failure(monkeypatch, capsys):
 
     def fake_compare(cells, tasks, **kw):
         seen.update(kw)
-        raise kpflow_sk.compare.SchedulerUnreachableError(
+        raise kpflow_sk.model_selection.SchedulerUnreachableError(
             "could not reach the Dask scheduler at 'tcp://nowhere:1'\nwithin 30 s")
 
-    monkeypatch.setattr(kpflow_sk.compare, "compare", fake_compare)
+    monkeypatch.setattr(kpflow_sk.model_selection, "compare", fake_compare)
     assert main(["compare", "--tasks", "memory_pro", "--n-jobs", "2"]) == 1
     assert seen["n_jobs"] == 2 and seen["scheduler"] is None
     err = capsys.readouterr().err.strip()
@@ -86,13 +87,30 @@ def test_compare_n_jobs_and_runtime_failure(monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--task-param", "bogus=1"], "--task-param"),
-    (["--param", "cell=rnn"], "cannot set"),
+    (["--task-param", "bogus=1"], "unknown parameter"),
+    (["--param", "cell=rnn"], "must not set 'cell'"),
+    (["--param", "grad_clip=-1"], "grad_clip"),
+    (["--param", "hiden_size=3"], "unknown RecurrentRegressor parameter"),
     (["--n-jobs", "0"], "--n-jobs"),
     (["--tasks", "memory_pro+"], "composition needs two tasks"),
 ])
 def test_compare_bad_arguments(argv, message, monkeypatch, capsys):
-    monkeypatch.setattr(kpflow_sk.compare, "compare", lambda *a, **k: pytest.fail("ran"))
+    # compare() itself checks its arguments (and generates the data) before the first fold
+    monkeypatch.setattr(compare_module, "_run_fold", lambda *a, **k: pytest.fail("ran"))
     base = ["compare", "--tasks", "memory_pro"]
     assert main(base + argv) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and "usage:" in err and "Traceback" not in err
+
+
+def test_compare_prints_summarize(monkeypatch, capsys):
+    """The table is summarize()'s means and sds, formatted (three folds, a missing field)."""
+    recs = [{"cell": "gru", "task": "memory_pro", "fold": k, "score": s, "collapse_dim": d,
+             "fit_time": t} for k, (s, d, t) in enumerate([(0.25, 2.0, 1.0), (0.5, 4.0, 2.0),
+                                                           (1.0, 9.0, 4.5)])]
+    monkeypatch.setattr(kpflow_sk.model_selection, "compare", lambda *a, **k: recs)
+    assert main(["compare", "--cells", "gru", "--tasks", "memory_pro"]) == 0
+    row = next(line.split() for line in capsys.readouterr().out.splitlines()
+               if line.split()[:2] == ["gru", "memory_pro"])
+    # by hand: means 0.5833, 5, 2.5; sample sds 0.3819, 3.606, 1.803
+    assert " ".join(row[2:]) == "3 0.5833 +- 0.38 5 +- 3.6 2.50 +- 1.80"

@@ -1,5 +1,6 @@
 """`kpflow-sk demo`: the main job, run for real (quick) as `python -m kpflow_sk demo`."""
 
+import io
 import json
 import math
 import os
@@ -9,6 +10,8 @@ import sys
 
 import pytest
 
+from kpflow_sk._cli.demo import run_demo
+from kpflow_sk.analysis import grouping_index
 from kpflow_sk.cli import main
 
 TASKS = ["memory_pro", "memory_anti", "delay_pro", "delay_anti"]
@@ -67,3 +70,26 @@ def test_demo_options_in_process(tmp_path, capsys):
 def test_demo_bad_arguments(argv, capsys):
     assert main(argv) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_quick_demo_reports_the_grouping(tmp_path):
+    out = io.StringIO()
+    res = run_demo(tmp_path, quick=True, progress=False, stream=out, n_threads=1)
+    text = out.getvalue()
+    assert "Pro/Anti grouping over training" in text and "Verdict:" in text
+    assert "collapse dim with its uncertainty:" in text and "±" in text
+    assert [r["epoch"] for r in res["grouping"]] == [1, 2, 3]
+    for r in res["grouping"]:
+        assert r["grouping_dz"] == pytest.approx(grouping_index(r["cos_dz"]))
+        assert set(r["accuracy"]) == {"memory_pro", "memory_anti", "delay_pro", "delay_anti"}
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert page.index("<h2>Summary</h2>") < page.index("Pro/Anti grouping (the paper")
+    assert "Pro/Anti grouping per snapshot" in page and 'id="grouping"' in page
+    assert page.index("<summary>Configuration</summary>") > page.index("<h2>Figures</h2>")
+    assert "convention &#x27;default&#x27;" in page
+    results = json.loads((tmp_path / "results.json").read_text())
+    cd = results["collapse_dim_estimate"]
+    assert cd["half_width"] >= 0 and cd["text"].startswith(f"{cd['value']:.2g}"[:1])
+    assert "± " in page[page.index("collapse dim</th>"):][:200]
+    assert results["grouping_verdict"] == res["verdict"]
+    assert len(results["grouping"]) == 3

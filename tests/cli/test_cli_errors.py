@@ -26,7 +26,8 @@ from kpflow_sk.cli import main
     (["compare", "--tasks", "memory_pro", "--n-jobs", "2", "--scheduler", "local"],
      "not allowed with"),
     (["compare", "--tasks", "memory_pro", "--cells", "gru,lstm"], "unknown cell"),
-    (["compare", "--tasks", "memory_pro", "--cv", "9", "--n-samples", "4"], "--cv 9"),
+    (["compare", "--tasks", "memory_pro", "--cv", "9", "--n-samples", "4"],
+     "cv=9 folds but only n_samples=4"),
     (["analyze"], "required"),
     (["zoo"], "required"),
 ])

@@ -3,8 +3,8 @@
 import numpy as np
 
 import kpflow_sk._cli.fit as cli_fit
-import kpflow_sk.compare as cmp
-from kpflow_sk._cli.text import format_value, mean_sd
+import kpflow_sk.model_selection._compare as cmp
+from kpflow_sk._cli.text import format_mean_sd, format_value
 from kpflow_sk.cli import main
 
 # 16 analysis trials x 9 steps x 48 units: Theta's whole-space rank is a randomized estimate
@@ -78,4 +78,5 @@ def test_compare_prints_collapse_dim_(monkeypatch, capsys, tiny_task_args):
         row = next(line for line in lines if line.split()[:2] == [cell, "memory_pro"])
         # cell, task, folds, score "m +- s", collapse dim "m +- s", ...
         printed = " ".join(row.split()[6:9])
-        assert printed == mean_sd(np.array([f[2] for f in folds]))
+        dims = np.array([f[2] for f in folds])
+        assert printed == format_mean_sd(dims.mean(), dims.std(ddof=1), len(dims))

@@ -229,11 +229,13 @@ def test_pca_bad_input(trajectories):
 
 # ---- plot_trial ----------------------------------------------------------------------
 
-def test_plot_trial_is_the_datasets_function():
+def test_plot_trial_lives_in_plotting():
+    import kpflow_sk.datasets as datasets
     from kpflow_sk.datasets import make_task
-    from kpflow_sk.datasets import plot_trial as datasets_plot_trial
 
-    assert plot_trial is datasets_plot_trial
+    # datasets (the bottom layer) no longer draws: its old name points here
+    with pytest.raises(AttributeError, match="moved to kpflow_sk.plotting.plot_trial"):
+        datasets.plot_trial
     fig = plot_trial(make_task("flipflop", 2, random_state=0), 1)
     assert isinstance(fig, Figure) and len(fig.axes) >= 1  # its layout is datasets' business
 

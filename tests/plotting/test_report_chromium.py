@@ -44,7 +44,7 @@ def _browser():
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    from kpflow_sk._demo import run_demo
+    from kpflow_sk._cli.demo import run_demo
 
     out = tmp_path_factory.mktemp("report")
     import io

@@ -11,7 +11,8 @@ import time
 import numpy as np
 import pytest
 
-from kpflow_sk.compare import WorkerLostError, _is_worker_loss, compare
+from kpflow_sk.compare import WorkerLostError, compare
+from kpflow_sk.model_selection._errors import _is_worker_loss
 
 distributed = pytest.importorskip("distributed")
 dask = pytest.importorskip("dask")

@@ -1,6 +1,10 @@
 """Ctrl-C (SIGINT) that is not lost: remember that it came, even if a callee swallows the
 ``KeyboardInterrupt`` it raised.
 
+A public top-level module (no dependency beyond the standard library) because three layers
+use it: :mod:`kpflow_sk.model_selection` (a serial ``compare``), the zoo's command line and
+the CLI.
+
 ``fit`` may catch ``KeyboardInterrupt`` to keep the last completed epoch's weights. A caller
 that must stop then (the CLI, a serial ``compare``) wraps its work in :func:`record_sigint`
 and calls :meth:`SigintRecord.check` after such a call: it re-raises the interrupt that was

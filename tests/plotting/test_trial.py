@@ -8,7 +8,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from kpflow_sk.datasets import make_multitask, make_task, plot_trial  # noqa: E402
+from kpflow_sk.datasets import make_multitask, make_task  # noqa: E402
+from kpflow_sk.plotting import plot_trial  # noqa: E402
 
 
 def _period_labels(fig):

@@ -1,4 +1,4 @@
-"""One figure per trial: inputs, targets, mask and periods over time."""
+"""One figure per trial of a task Bunch: inputs, targets, mask and periods over time."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ def plot_trial(bunch, i=0, *, y_pred=None, figsize=(8, 6)):
     Parameters
     ----------
     bunch : sklearn.utils.Bunch
-        From :func:`make_task`, :func:`make_multitask` or :func:`load_frozen`.
+        From :func:`~kpflow_sk.datasets.make_task`, :func:`~kpflow_sk.datasets.make_multitask`
+        or :func:`~kpflow_sk.datasets.load_frozen`.
     i : int, default=0
         Trial index.
     y_pred : array-like of shape (n_samples, n_timesteps, n_outputs), optional
@@ -24,7 +25,7 @@ def plot_trial(bunch, i=0, *, y_pred=None, figsize=(8, 6)):
     -------
     fig : matplotlib.figure.Figure
         Four stacked axes sharing the time axis: inputs and targets (channels named by
-        :func:`channel_names`), mask and the trial's periods
+        :func:`kpflow_sk.datasets.channel_names`), mask and the trial's periods
         (one bar per period; absent ones are left out). Not attached to pyplot, so it works
         under any backend (save with ``fig.savefig``).
     """
@@ -40,7 +41,7 @@ def plot_trial(bunch, i=0, *, y_pred=None, figsize=(8, 6)):
     present = [(p, (int(v[i, 0]), int(v[i, 1]))) for p, v in bunch.periods.items()
                if v[i, 0] >= 0 and v[i, 1] > v[i, 0]]
     present.sort(key=lambda item: item[1])
-    from ._channels import channel_names
+    from kpflow_sk.datasets import channel_names
 
     in_names, out_names = channel_names(bunch)
     fig = Figure(figsize=figsize, layout="constrained")
