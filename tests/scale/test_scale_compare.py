@@ -5,7 +5,7 @@ import pytest
 from _scale_helpers import TINY_PARAMS, TINY_TASK
 from sklearn.model_selection import KFold
 
-from kpflow_sk.compare import RECORD_FIELDS, compare, summarize
+from kpflow_sk.model_selection import RECORD_FIELDS, compare, summarize
 from kpflow_sk.estimators import RecurrentRegressor
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -94,13 +94,33 @@ def test_summarize_real_records():
     (dict(random_state=None), "random_state"),
     (dict(estimator_params={"cell": "gru"}), "must not set 'cell'"),
     (dict(connect_timeout=0), "connect_timeout"),
+    (dict(n_jobs=0), "n_jobs must be None or a nonzero int"),
+    (dict(estimator_params={"hiden_size": 3}), "unknown RecurrentRegressor parameter"),
+    (dict(estimator_params={"grad_clip": -1.0}), "grad_clip"),
+    (dict(tasks={"memory_pro": {"bogus": 1}}), "task 'memory_pro': unknown parameter"),
+    (dict(scheduler="not an address"), "not a Dask scheduler address"),
 ])
-def test_bad_arguments(kwargs, match):
+def test_bad_arguments(kwargs, match, monkeypatch):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    import kpflow_sk.model_selection._compare as compare_module
+
+    # every argument is checked before the first fold runs (and before any Dask connection)
+    monkeypatch.setattr(compare_module, "_run_fold", lambda *a, **k: pytest.fail("a fold ran"))
     args = dict(cells=["rnn"], tasks=TINY_TASK, cv=2, n_samples=8, random_state=0,
                 estimator_params=TINY_PARAMS)
     args.update(kwargs)
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(InvalidParameterError, match=match):
         compare(args.pop("cells"), args.pop("tasks"), **args)
+
+
+def test_kpflow_sk_compare_is_model_selection():
+    """The README's ``kpflow_sk.compare`` names are model_selection's own objects."""
+    import kpflow_sk.compare as old
+    from kpflow_sk import model_selection
+
+    for name in old.__all__:
+        assert getattr(old, name) is getattr(model_selection, name)
 
 
 def test_summarize_needs_cell_and_task():

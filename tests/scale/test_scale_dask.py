@@ -11,7 +11,7 @@ import pytest
 from _scale_helpers import TINY_PARAMS, TINY_TASK, make_killer_cell, seq_data, tiny
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 
-from kpflow_sk.compare import (
+from kpflow_sk.model_selection import (
     SchedulerUnreachableError,
     WorkerLostError,
     compare,

@@ -20,7 +20,7 @@ from _scale_helpers import (
 )
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 
-from kpflow_sk.compare import WorkerLostError, compare, default_n_threads
+from kpflow_sk.model_selection import WorkerLostError, compare, default_n_threads
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
