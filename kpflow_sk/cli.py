@@ -82,20 +82,16 @@ def _session(threads):
     """Torch threads and one-line warnings for the duration of a command (then restored)."""
     old_format = warnings.formatwarning
     warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"
-    old_threads = None
-    if threads is not None:
-        import torch
-
-        old_threads = torch.get_num_threads()
-        torch.set_num_threads(threads)
     try:
-        yield
+        if threads is None:  # torch is not even imported (`tasks`, `zoo list`, `--help`)
+            yield
+        else:
+            from kpflow_sk.estimators import torch_threads  # the package's one copy
+
+            with torch_threads(threads):
+                yield
     finally:
         warnings.formatwarning = old_format
-        if old_threads is not None:
-            import torch
-
-            torch.set_num_threads(old_threads)
 
 
 def _one_line(text):

@@ -14,62 +14,45 @@ __all__ = ["positive_int", "nonnegative_int", "nonzero_int", "positive_float", "
 MAX_SEED = 2**32 - 2
 
 
-def positive_int(text):
-    """An int >= 1."""
+def _integer(text, ok, expected, refused=None):
+    """``int(text)`` if ``ok(value)``; else ``ArgumentTypeError`` "expected ..., got ...".
+
+    ``refused`` replaces "expected ``expected``" when the text is an int that ``ok`` refuses.
+    """
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"{refused or 'expected ' + expected}, got {text!r}")
     return value
+
+
+def positive_int(text):
+    """An int >= 1."""
+    return _integer(text, lambda v: v >= 1, "an integer >= 1")
 
 
 def nonnegative_int(text):
     """An int >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
+    return _integer(text, lambda v: v >= 0, "an integer >= 0")
 
 
 def nonzero_int(text):
     """An int other than 0 (joblib's ``n_jobs``: -1 is every core)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a nonzero integer, got {text!r}") from None
-    if value == 0:
-        raise argparse.ArgumentTypeError("must not be 0 (use -1 for all cores)")
-    return value
+    return _integer(text, lambda v: v != 0, "a nonzero integer (-1: all cores)")
 
 
 def seed(text):
     """A random seed: an int in 0 .. ``MAX_SEED``."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer seed >= 0, got {text!r}"
-                                         ) from None
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(
-            f"expected an integer seed in 0 .. {MAX_SEED}, got {text!r}")
-    return value
+    return _integer(text, lambda v: 0 <= v <= MAX_SEED, "an integer seed >= 0",
+                    refused=f"expected an integer seed in 0 .. {MAX_SEED}")
 
 
 def n_folds(text):
     """Cross-validation folds: an int >= 2."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 2, got {text!r}") from None
-    if value < 2:
-        raise argparse.ArgumentTypeError(
-            f"cross-validation needs at least 2 folds, got {text!r}")
-    return value
+    return _integer(text, lambda v: v >= 2, "an integer >= 2",
+                    refused="cross-validation needs at least 2 folds")
 
 
 def scheduler_address(text):
