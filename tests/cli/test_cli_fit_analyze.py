@@ -2,7 +2,11 @@
 
 import json
 
+import numpy as np
+
+import kpflow_sk.analysis
 from kpflow_sk.cli import main
+from kpflow_sk.datasets import dataset_from_recipe
 
 
 def test_fit_writes_model_and_report(fitted_model):
@@ -49,7 +53,7 @@ def test_analyze_on_other_task(fitted_model, tmp_path, capsys, tiny_task_args):
     assert len(err.splitlines()) == 1 and "does not fit the data of sine_wave" in err
 
 
-def test_fit_multitask_and_model_path(tmp_path, capsys, tiny_fit_args):
+def test_fit_multitask_and_model_path(tmp_path, capsys, monkeypatch, tiny_fit_args):
     model = tmp_path / "models" / "m.joblib"
     assert main(["fit", "--task", "memory_pro,delay_anti", "--cell", "rnn", "--model",
                  str(model), "--out", str(tmp_path / "r"), "--param", "grad_clip=1.0",
@@ -61,3 +65,23 @@ def test_fit_multitask_and_model_path(tmp_path, capsys, tiny_fit_args):
     assert results["model"]["grad_clip"] == 1.0 and results["model"]["cell"] == "rnn"
     assert len(results["task_alignment"]) == 2
     assert model.is_file()
+
+    # analyze draws its analysis trials by the estimator's rule: stratified by task, seeded
+    picked = []
+    real = kpflow_sk.analysis.select_analysis_trials
+
+    def spy(n_samples, n_trials, task_ids, rng):
+        idx = real(n_samples, n_trials, task_ids, rng)
+        picked.append((task_ids, idx))
+        return idx
+
+    monkeypatch.setattr(kpflow_sk.analysis, "select_analysis_trials", spy)
+    assert main(["analyze", str(model), "--n-samples", "10", "--kp-n-trials", "4",
+                 "--seed", "7", "--spectra-k", "0", "--out", str(tmp_path / "a")]) == 0
+    (task_ids, idx), = picked
+    assert np.bincount(task_ids[idx]).tolist() == [2, 2]  # 10 trials, 5 per task -> 2 + 2
+    recipe = results["data"]
+    test = dataset_from_recipe(recipe, n_samples=10, random_state=7)
+    np.testing.assert_array_equal(task_ids, test.task_ids)
+    np.testing.assert_array_equal(idx, real(10, 4, test.task_ids, np.random.RandomState(7)))
+    assert "KPFlow on 4 held-out trials" in capsys.readouterr().out
