@@ -142,29 +142,19 @@ def _load(name):
     return zoo
 
 
-def _shared_task_params(recipe, tasks):
-    """The training recipe's task parameters that the new ``tasks`` also take (e.g. the
-    epoch lengths when analysing memory_pro's model on memory_anti)."""
-    from kpflow_sk.datasets import get_task
-
-    valid = set().union(*(get_task(t).defaults for t in tasks))
-    if len(tasks) > 1:
-        valid.add("context_steps")
-    return {k: v for k, v in ((recipe or {}).get("task_params") or {}).items() if k in valid}
-
-
 def _analyze(args, out):
     from kpflow_sk._cli.paths import check_output_dir
     from kpflow_sk._cli.report import render_text
     from kpflow_sk.analysis import select_analysis_trials
-    from kpflow_sk.datasets import dataset_from_recipe, make_recipe
+    from kpflow_sk.datasets import dataset_from_recipe, make_recipe, shared_task_params
     from kpflow_sk.plotting import report_measures, write_model_report
 
     est, recipe = _load(args.model)
     check_output_dir(args.out, REPORT_FILES, force=args.force)
     if args.task:
         recipe = make_recipe(args.task, args.n_samples, (recipe or {}).get("random_state"),
-                             task_params=_shared_task_params(recipe, args.task))
+                             task_params=shared_task_params(
+                                 (recipe or {}).get("task_params"), args.task))
     if recipe is None:
         raise UsageError(f"cannot tell which task(s) {args.model!r} was trained on; "
                          "pass --task")

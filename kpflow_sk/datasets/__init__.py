@@ -16,7 +16,13 @@ from ._channels import channel_names
 from ._frozen import FROZEN, load_frozen, write_frozen
 from ._multitask import make_multitask
 from ._neurogym import from_neurogym
-from ._recipes import dataset_from_recipe, default_rule_inputs, make_dataset, make_recipe
+from ._recipes import (
+    dataset_from_recipe,
+    default_rule_inputs,
+    make_dataset,
+    make_recipe,
+    shared_task_params,
+)
 from ._registry import TASKS, TaskSpec, register_task
 from ._scoring import score_task, select_task
 from ._weights import loss_mask
@@ -34,6 +40,7 @@ __all__ = [
     "make_recipe",
     "dataset_from_recipe",
     "default_rule_inputs",
+    "shared_task_params",
     "make_test_batch",
     "make_psychometric",
     "psychometric_grid",

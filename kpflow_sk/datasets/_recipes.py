@@ -13,7 +13,8 @@ from __future__ import annotations
 from ._base import get_task, make_task
 from ._multitask import RULE_INPUTS, make_multitask
 
-__all__ = ["make_dataset", "make_recipe", "dataset_from_recipe", "default_rule_inputs"]
+__all__ = ["make_dataset", "make_recipe", "dataset_from_recipe", "default_rule_inputs",
+           "shared_task_params"]
 
 
 def make_dataset(tasks, n_samples, *, rule_inputs="auto", random_state=None, **params):
@@ -120,3 +121,19 @@ def dataset_from_recipe(recipe, n_samples=None, random_state=None):
     seed = recipe.get("random_state") if random_state is None else random_state
     return make_dataset(recipe["tasks"], n, rule_inputs=recipe.get("rule_inputs") or "auto",
                         random_state=seed, **(recipe.get("task_params") or {}))
+
+
+def shared_task_params(task_params, tasks):
+    """The entries of ``task_params`` that the generators of ``tasks`` take (and, for several
+    tasks, the composition's ``context_steps``), e.g. the epoch lengths of a memory_pro recipe
+    when drawing memory_anti trials.
+
+    >>> shared_task_params({"memory_steps": 5, "amplitude": 2.0}, ["flipflop"])
+    {}
+    >>> shared_task_params({"memory_steps": 5, "context_steps": 4}, ["memory_anti"])
+    {'memory_steps': 5}
+    """
+    valid = set().union(*(get_task(t).defaults for t in tasks))
+    if len(list(tasks)) > 1:
+        valid.add("context_steps")
+    return {k: v for k, v in (task_params or {}).items() if k in valid}

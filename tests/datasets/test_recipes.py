@@ -67,3 +67,15 @@ def test_default_rule_inputs():
     assert default_rule_inputs(["memory_pro", "memory_anti"]) == "context"
     assert default_rule_inputs(["memory_pro", "flipflop"]) == "onehot"
     assert default_rule_inputs(["memory_pro"]) == "onehot"
+
+
+def test_shared_task_params_keep_what_the_new_tasks_take():
+    from kpflow_sk.datasets import get_task, shared_task_params
+
+    params = {"memory_steps": 5, "stimulus_steps": 3, "context_steps": 4, "bogus": 1}
+    assert shared_task_params(params, ["memory_anti"]) == {"memory_steps": 5,
+                                                           "stimulus_steps": 3}
+    both = shared_task_params(params, ["memory_anti", "delay_pro"])
+    assert both == {k: v for k, v in params.items() if k != "bogus"}
+    assert set(shared_task_params(params, ["flipflop"])) <= set(get_task("flipflop").defaults)
+    make_dataset(["memory_anti", "delay_pro"], 4, random_state=0, **both)  # all accepted
