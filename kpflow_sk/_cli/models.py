@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kpflow_sk._cli.errors import CLIError
 
-__all__ = ["FORMAT", "SUFFIX", "save_model", "load_model", "failure_reason"]
+__all__ = ["FORMAT", "SUFFIX", "save_model", "load_model"]
 
 #: Tag in a model file's metadata (``extra.format``).
 FORMAT = "kpflow_sk.cli.model/1"
@@ -59,7 +59,7 @@ def load_model(path):
         meta, tensors = _persistence.read_bytes(data, shown)
     except Exception as exc:  # truncated, foreign or corrupt file
         raise CLIError(f"cannot read model file {shown!r}: not a kpflow_sk model file or "
-                       f"corrupt ({failure_reason(exc, shown)})") from None
+                       f"corrupt ({_reason(exc, shown)})") from None
     extra = meta.get("extra") if isinstance(meta, dict) else None
     if not isinstance(extra, dict) or extra.get("format") != FORMAT:
         raise CLIError(f"cannot read model file {shown!r}: it was not written by "
@@ -68,7 +68,7 @@ def load_model(path):
         est, _ = _persistence.load_estimator(meta, tensors, shown)
     except Exception as exc:
         raise CLIError(f"cannot read model file {shown!r}: corrupt model state "
-                       f"({failure_reason(exc, shown)})") from None
+                       f"({_reason(exc, shown)})") from None
     recipe = extra.get("recipe")
     if not isinstance(recipe, dict) or not recipe.get("tasks"):
         raise CLIError(f"cannot read model file {shown!r}: it has no data recipe")
@@ -109,6 +109,7 @@ def _read_regular_file(path, shown):
     return data
 
 
-def failure_reason(exc, shown):
+def _reason(exc, shown):
+    """``"ExcType: message"`` on one line, without the file name ``shown`` that it repeats."""
     text = " ".join(str(exc).split()).replace(f"{shown}: ", "")
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

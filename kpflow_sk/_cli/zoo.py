@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kpflow_sk._cli.errors import CLIError, UsageError
-from kpflow_sk._cli.models import failure_reason
+from kpflow_sk._cli.models import _reason
 from kpflow_sk._cli.text import format_table, format_value
 
 __all__ = ["add_parser", "zoo_names", "load_zoo_model"]
@@ -37,7 +37,7 @@ def load_zoo_model(name):
         est = zoo.load(name)
         d = zoo.recipe(name)["dataset"]
     except Exception as exc:  # e.g. ZooIntegrityError: a file altered or missing
-        raise CLIError(f"cannot load zoo model {name!r}: {failure_reason(exc, name)}"
+        raise CLIError(f"cannot load zoo model {name!r}: {_reason(exc, name)}"
                        ) from None
     recipe = make_recipe(d["tasks"], d["n_train"], d["train_seed"],
                          rule_inputs=d.get("rule_inputs"), task_params=d.get("params"))
