@@ -5,8 +5,8 @@ import pytest
 from _scale_helpers import TINY_PARAMS, TINY_TASK
 from sklearn.model_selection import KFold
 
-from kpflow_sk.model_selection import RECORD_FIELDS, compare, summarize
 from kpflow_sk.estimators import RecurrentRegressor
+from kpflow_sk.model_selection import RECORD_FIELDS, compare, summarize
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
