@@ -2,7 +2,8 @@
 
 import pytest
 
-from kpflow_sk.datasets import channel_names, list_tasks, make_multitask, make_task, plot_trial
+from kpflow_sk.datasets import channel_names, list_tasks, make_multitask, make_task
+from kpflow_sk.plotting import plot_trial
 
 FOUR = ["memory_pro", "memory_anti", "delay_pro", "delay_anti"]
 
