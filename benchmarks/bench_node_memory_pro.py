@@ -20,8 +20,8 @@ within one run; the load average (``os.getloadavg``) is printed at start and end
 
 Usage::
 
-    python benchmarks/bench_node_memory_pro.py [--hidden 64] [--lr 3e-3] [--batch 32]
-        [--n-train 512] [--n-test 512] [--epochs 100] [--every 10] [--solver rk4]
+    python benchmarks/bench_node_memory_pro.py [--hidden 64] [--lr 1e-2] [--batch 32]
+        [--n-train 512] [--n-test 512] [--epochs 20] [--every 5] [--solver rk4]
         [--step-size STEP] [--dt 0.2] [--memory-steps N] [--jobs 1] [--json out.json]
 """
 
@@ -73,10 +73,11 @@ def make_estimator(mode, args):
 
     options = {} if args.step_size is None else {"step_size": args.step_size}
     return RecurrentRegressor(
-        cell=node_cell(args.dt), hidden_size=args.hidden, ode_solver=args.solver, ode_options=options,
-        adjoint=mode, learning_rate=args.lr, batch_size=args.batch, max_iter=args.every,
-        n_iter_no_change=10**9, warm_start=True, random_state=args.seed, n_threads=1,
-        init_scale=args.init_scale, grad_clip=args.grad_clip, kp_n_trials=4)
+        cell=node_cell(args.dt), hidden_size=args.hidden, ode_solver=args.solver,
+        ode_options=options, adjoint=mode, learning_rate=args.lr, batch_size=args.batch,
+        max_iter=args.every, n_iter_no_change=10**9, warm_start=True,
+        random_state=args.seed, n_threads=1, init_scale=args.init_scale,
+        grad_clip=args.grad_clip, kp_n_trials=4)
 
 
 def train(mode, args):
