@@ -8,14 +8,19 @@ Usage::
 Prints the load average (before and after: on a shared machine the wall clock mostly measures
 the other jobs, so the CPU time of this process is printed too), one line per task (best
 wall-clock and CPU time of ``--repeats`` runs of ``make_task``, the size of ``X + y + mask``,
-PASS/FAIL on the wall clock), one line for ``make_multitask`` of the 20 Yang et al. tasks, and
-a summary. Exits with status 1 when anything is over budget.
+the budget and PASS/FAIL on the wall clock), one line for ``make_multitask`` of the 20 Yang et
+al. tasks, and a summary. Exits with status 1 when anything is over budget.
+
+``--json PATH`` also writes the numbers to PATH, but only when the 1-minute load average was at
+most ``--max-load`` (default 1.5) both before and after the run: numbers taken on a busy shared
+machine are not results (the script then prints why and writes nothing).
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import platform
 import sys
@@ -26,11 +31,15 @@ import numpy as np
 from kpflow_sk.datasets import get_task, list_tasks, make_multitask, make_task
 
 
-def _load():
+def _loadavg():
     try:
-        return "load average %.2f %.2f %.2f" % os.getloadavg()
+        return os.getloadavg()
     except OSError:
-        return "load average unavailable"
+        return None
+
+
+def _load(avg):
+    return "load average unavailable" if avg is None else "load average %.2f %.2f %.2f" % avg
 
 
 def best_of(make, repeats):
@@ -55,34 +64,58 @@ def main(argv=None):
                         help="seconds for the 20-task Yang mix")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tasks", nargs="*", default=None, help="default: every task")
+    parser.add_argument("--json", default=None, metavar="PATH",
+                        help="write the results here (only if the load stayed <= --max-load)")
+    parser.add_argument("--max-load", type=float, default=1.5)
     args = parser.parse_args(argv)
     n = args.n_samples
 
-    print(f"# {_load()} on {os.cpu_count()} CPUs (before)")
+    load_before = _loadavg()
+    print(f"# {_load(load_before)} on {os.cpu_count()} CPUs (before)")
     print(f"# make_task(name, {n}) per task and make_multitask(<20 Yang tasks>, {n}), best of "
           f"{args.repeats}; budgets {args.budget:g} s per task, {args.mix_budget:g} s for the mix")
     print(f"# python {platform.python_version()}, numpy {np.__version__}, "
           f"{platform.machine()}, {platform.processor() or 'unknown cpu'}, "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
-    failed = []
+    print(f"{'task':20s} {'family':20s} {'wall s':>8s} {'cpu s':>8s} {'MB':>8s} "
+          f"{'budget s':>8s}  result")
+    rows, failed = [], []
+
+    def report(name, family, make, budget):
+        wall, cpu, size = best_of(make, args.repeats)
+        ok = wall <= budget
+        failed.extend([] if ok else [name])
+        rows.append({"task": name, "family": family, "wall_s": round(wall, 4),
+                     "cpu_s": round(cpu, 4), "MB": round(size, 1), "budget_s": budget,
+                     "met": bool(ok)})
+        print(f"{name:20s} {family:20s} {wall:8.3f} {cpu:8.3f} {size:8.1f} {budget:8.2f}  "
+              f"{'PASS (met)' if ok else 'FAIL (missed)'}", flush=True)
+
     names = args.tasks or list_tasks()
     for name in names:
-        wall, cpu, size = best_of(lambda s, name=name: make_task(name, n, random_state=s),
-                                  args.repeats)
-        ok = wall <= args.budget
-        failed += [] if ok else [name]
-        print(f"{name:20s} {get_task(name).family:20s} wall {wall:7.3f} s  cpu {cpu:7.3f} s  "
-              f"{size:8.1f} MB  {'PASS' if ok else 'FAIL'}")
+        report(name, get_task(name).family,
+               lambda s, name=name: make_task(name, n, random_state=s), args.budget)
     yang = list_tasks("yang19")
-    wall, cpu, size = best_of(lambda s: make_multitask(yang, n, random_state=s), args.repeats)
-    ok = wall <= args.mix_budget
-    failed += [] if ok else ["yang19 mix"]
-    print(f"{'yang19 mix (20)':20s} {'multitask':20s} wall {wall:7.3f} s  cpu {cpu:7.3f} s  "
-          f"{size:8.1f} MB  {'PASS' if ok else 'FAIL'}")
-    print(f"# {_load()} (after)")
+    report("yang19 mix (20)", "multitask",
+           lambda s: make_multitask(yang, n, random_state=s), args.mix_budget)
+    load_after = _loadavg()
+    print(f"# {_load(load_after)} (after)")
     total = len(names) + 1
     print(f"summary: {total - len(failed)}/{total} under budget"
           + (f"; FAIL: {', '.join(failed)}" if failed else ""))
+    if args.json:
+        loads = [a[0] for a in (load_before, load_after) if a is not None]
+        if len(loads) < 2 or max(loads) > args.max_load:
+            print(f"# not writing {args.json}: 1-minute load average "
+                  f"{', '.join(f'{v:.2f}' for v in loads) or 'unavailable'} (before, after) is "
+                  f"above --max-load {args.max_load:g}; rerun on an idle machine")
+        else:
+            with open(args.json, "w") as fh:
+                json.dump({"n_samples": n, "repeats": args.repeats, "load_before": load_before,
+                           "load_after": load_after, "cpus": os.cpu_count(),
+                           "numpy": np.__version__, "python": platform.python_version(),
+                           "rows": rows, "failed": failed}, fh, indent=1)
+            print(f"# wrote {args.json}")
     return 1 if failed else 0
 
 
