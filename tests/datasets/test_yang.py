@@ -444,3 +444,18 @@ def test_noise_alpha_gives_the_codes_fixed_scale():
                                                     noise_alpha=0.2).X)
     with pytest.raises(ValueError, match="noise_alpha"):
         make_task("fdgo", 2, noise_alpha=0.0)
+
+
+def test_generator_vouches_finiteness_only_for_finite_amplitudes():
+    # make_task skips its scan of the (up to 1 GB) arrays only when the generator says "finite"
+    # from its stimulus and target amplitudes; a NaN stimulus value must still be caught.
+    out = generate_yang("fdgo", 6, np.random.default_rng(0))
+    assert out["finite"] is True and np.all(np.isfinite(out["X"]))
+    given = {"stim1_angle": np.array([0.5, np.nan]), "stim1_modality": np.array([1, 2]),
+             "stim1_strength": np.array([[1.0, 0.0], [0.0, 1.0]])}
+    bad = generate_yang("fdgo", 2, np.random.default_rng(0), given=given)
+    assert bad["finite"] is False and not np.all(np.isfinite(bad["X"]))
+    from kpflow_sk.datasets._base import validate_generated
+
+    with pytest.raises(ValueError, match="non-finite values in X"):
+        validate_generated("fdgo", bad, 2)
