@@ -16,17 +16,19 @@ from kpflow_sk.cells._forward_ad import forward_ad_lock
 from kpflow_sk.cells._gru import GRUCell
 from kpflow_sk.cells._leaky_rnn import LeakyRNNCell
 from kpflow_sk.cells._linearization import (
-    AffineMap,
-    AffineParameterLinearization,
     AutodiffLinearization,
-    AutodiffParameterLinearization,
     FactoredLinearization,
     MaterializedLinearization,
-    ParameterLinearization,
     StateLinearization,
 )
 from kpflow_sk.cells._node import ODE_SOLVERS, NeuralODECell
 from kpflow_sk.cells._nonlinearity import NONLINEARITIES, get_nonlinearity
+from kpflow_sk.cells._parameter_linearization import (
+    AffineMap,
+    AffineParameterLinearization,
+    AutodiffParameterLinearization,
+    ParameterLinearization,
+)
 from kpflow_sk.cells._rnn import RNNCell
 from kpflow_sk.cells._rollout import rollout
 

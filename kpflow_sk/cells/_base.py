@@ -12,12 +12,14 @@ import math
 import torch
 
 from kpflow_sk.cells._linearization import (
-    AffineParameterLinearization,
     AutodiffLinearization,
-    AutodiffParameterLinearization,
     FactoredLinearization,
-    ParameterLinearization,
     StateLinearization,
+)
+from kpflow_sk.cells._parameter_linearization import (
+    AffineParameterLinearization,
+    AutodiffParameterLinearization,
+    ParameterLinearization,
 )
 
 __all__ = ["Cell", "AffineCell"]

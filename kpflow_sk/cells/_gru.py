@@ -7,7 +7,7 @@ import math
 import torch
 
 from kpflow_sk.cells._base import AffineCell
-from kpflow_sk.cells._linearization import AffineMap
+from kpflow_sk.cells._parameter_linearization import AffineMap
 
 __all__ = ["GRUCell"]
 

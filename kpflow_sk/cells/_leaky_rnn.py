@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kpflow_sk.cells._base import AffineCell
-from kpflow_sk.cells._linearization import AffineMap
+from kpflow_sk.cells._parameter_linearization import AffineMap
 from kpflow_sk.cells._nonlinearity import get_nonlinearity
 
 __all__ = ["LeakyRNNCell"]

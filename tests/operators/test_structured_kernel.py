@@ -3,9 +3,8 @@
 import pytest
 import torch
 
-from kpflow_sk.cells import AutodiffParameterLinearization, get_cell
+from kpflow_sk.cells import AffineMap, AutodiffParameterLinearization, get_cell
 from kpflow_sk.cells._gru import GRUCell
-from kpflow_sk.cells._linearization import AffineMap
 from kpflow_sk.cells._rnn import RNNCell
 from kpflow_sk.linalg import reduce_to_axis
 from kpflow_sk.operators import ParameterSpace, Trajectory, kp_operators
