@@ -75,6 +75,25 @@ class StateLinearization:
         """The dense Jacobians, shape (B, T, H, H)."""
         raise NotImplementedError
 
+    def propagate(self, V, adjoint=False):
+        """``P V`` (``r_t = v_t + A_t r_{t-1}``) or, with ``adjoint``, ``P* V``
+        (``r_t = v_t + A_{t+1}^T r_{t+1}``). V: (k, B, T, H) -> (k, B, T, H).
+
+        One :meth:`jvp_step` / :meth:`vjp_step` per step in the step layout (DESIGN.md 2).
+        """
+        S = self.to_steps(V)                     # time-major, contiguous per step
+        out = torch.empty_like(S)
+        T = S.shape[0]
+        if adjoint:
+            r = out[T - 1] = S[T - 1]
+            for t in range(T - 2, -1, -1):
+                r = out[t] = S[t] + self.vjp_step(t + 1, r)
+        else:
+            r = out[0] = S[0]
+            for t in range(1, T):
+                r = out[t] = S[t] + self.jvp_step(t, r)
+        return self.from_steps(out)
+
     @property
     def nbytes_dense(self) -> int:
         """Memory the dense form would take."""
@@ -185,6 +204,46 @@ class FactoredLinearization(StateLinearization):
         Dt, ct = self._time_major()
         return self._apply_t(u, Dt[t], ct[t])
 
+    def propagate(self, V, adjoint=False):
+        """``P V`` or ``P* V`` (see :meth:`StateLinearization.propagate`).
+
+        Probes-last memory (what the operator protocol passes) is used in place: each step is
+        one batched GEMM of the shared ``W`` with the ``(B, H, k)`` slice, then the diagonal
+        terms in place. Otherwise the generic time-major loop.
+        """
+        if V.stride(0) > V.stride(3):
+            return super().propagate(V, adjoint)
+        Dt, ct = self._time_major()
+        B, T, H = self.shape
+        m = self.m
+        out = torch.empty_like(V)
+        Vs, Os = V.permute(2, 1, 3, 0), out.permute(2, 1, 3, 0)       # (T, B, H, k) views
+        W = self.W.expand(B, *self.W.shape)                            # (B, m H, H)
+        steps = range(T - 1, -1, -1) if adjoint else range(T)
+        prev = None
+        for t in steps:
+            o, v = Os[t], Vs[t]
+            if prev is None:
+                o.copy_(v)
+                prev = t
+                continue
+            r = Os[prev]
+            s = t + 1 if adjoint else t                                # A_s of this step
+            D = Dt[s].unsqueeze(-1)                                    # (B, m, H, 1)
+            if adjoint:
+                # A_s^T r = c r + sum_j W_j^T (d_j r)
+                S = (r.unsqueeze(1) * D).view(B, m * H, -1)
+                torch.baddbmm(v, W.transpose(1, 2), S, out=o)
+            else:
+                # A_s r = c r + sum_j d_j (W_j r)
+                G = torch.bmm(W, r).view(B, m, H, -1)
+                o.copy_(v)
+                for j in range(m):
+                    o.addcmul_(G[:, j], D[:, j])
+            o.addcmul_(r, ct[s].unsqueeze(-1))
+            prev = t
+        return out
+
     def dense(self):
         return self.dense_time_major().transpose(0, 1)
 
@@ -241,3 +300,44 @@ class MaterializedLinearization(StateLinearization):
 
     def dense(self):
         return self.A
+
+    def propagate(self, V, adjoint=False):
+        """``P V`` or ``P* V`` with one ``baddbmm`` per step, in V's own memory layout.
+
+        Each step reads its ``(B, H, k)`` slice of V and writes that of the output in place
+        (probes-last and probes-first memory both have a unit stride there), so no
+        time-major copy is made. On the CPU, probes that are still exactly zero (a probe
+        supported on late steps, as the time-axis basis of the axis measures) are left out
+        of the GEMMs until they start: the range of started probes grows step by step, the
+        rest of the output is written as zeros.
+        """
+        if V.stride(0) != 1 and V.stride(3) != 1:
+            V = V.contiguous()
+        T = V.shape[2]
+        out = torch.empty_like(V)
+        Vs, Os = V.permute(2, 1, 3, 0), out.permute(2, 1, 3, 0)       # (T, B, H, k) views
+        k = Vs.shape[-1]
+        steps = range(T - 1, -1, -1) if adjoint else range(T)
+        # started probes: [lo, hi); scanned on the CPU only (a device would sync per step)
+        lo, hi = (0, k) if V.device.type != "cpu" else (k, 0)
+        prev = None
+        for t in steps:
+            if hi - lo < k:
+                nz = torch.nonzero(torch.linalg.vector_norm(Vs[t], float("inf"), dim=(0, 1))
+                                   != 0)
+                if nz.numel():
+                    lo, hi = min(lo, int(nz[0])), max(hi, int(nz[-1]) + 1)
+            if hi <= lo:
+                Os[t].zero_()
+                continue
+            o, v = Os[t][..., lo:hi], Vs[t][..., lo:hi]
+            if prev is None:
+                o.copy_(v)
+            else:
+                A = self.At[t + 1].transpose(1, 2) if adjoint else self.At[t]
+                torch.baddbmm(v, A, Os[prev][..., lo:hi], out=o)
+            if hi - lo < k:
+                Os[t][..., :lo].zero_()
+                Os[t][..., hi:].zero_()
+            prev = t
+        return out

@@ -82,23 +82,10 @@ class Propagator(TrajectoryOperator):
         self.traj = traj
 
     def _apply(self, V):
-        lin = self.traj.state_linearization(V.shape[0])
-        S = lin.to_steps(V)                      # time-major, contiguous per step
-        out = torch.empty_like(S)
-        r = out[0] = S[0]
-        for t in range(1, S.shape[0]):
-            r = out[t] = S[t] + lin.jvp_step(t, r)
-        return lin.from_steps(out)
+        return self.traj.state_linearization(V.shape[0]).propagate(V)
 
     def _rapply(self, U):
-        lin = self.traj.state_linearization(U.shape[0])
-        S = lin.to_steps(U)
-        out = torch.empty_like(S)
-        T = S.shape[0]
-        r = out[T - 1] = S[T - 1]
-        for t in range(T - 2, -1, -1):
-            r = out[t] = S[t] + lin.vjp_step(t + 1, r)
-        return lin.from_steps(out)
+        return self.traj.state_linearization(U.shape[0]).propagate(U, adjoint=True)
 
 
 class InversePropagator(TrajectoryOperator):
