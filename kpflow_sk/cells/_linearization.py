@@ -23,6 +23,10 @@ from torch.func import jacrev, vjp, vmap
 
 from kpflow_sk.cells._forward_ad import forward_ad_lock, jvp
 
+# Probes from which the factored propagate runs per-trial GEMMs in the probes-last layout
+# (below, W would be re-read for every trial of a thin matrix-vector product).
+_FACTORED_BATCHED_MIN_PROBES = 8
+
 __all__ = [
     "StateLinearization",
     "AutodiffLinearization",
@@ -207,11 +211,13 @@ class FactoredLinearization(StateLinearization):
     def propagate(self, V, adjoint=False):
         """``P V`` or ``P* V`` (see :meth:`StateLinearization.propagate`).
 
-        Probes-last memory (what the operator protocol passes) is used in place: each step is
-        one batched GEMM of the shared ``W`` with the ``(B, H, k)`` slice, then the diagonal
-        terms in place. Otherwise the generic time-major loop.
+        Probes-last memory (what the operator protocol passes) with at least
+        ``_FACTORED_BATCHED_MIN_PROBES`` probes is used in place: each step is one batched
+        GEMM of the shared ``W`` with the ``(B, H, k)`` slice, then the diagonal terms in
+        place. Otherwise the generic time-major loop (one ``(k B, H) @ (H, m H)`` GEMM per
+        step, which reads W once: better for few probes).
         """
-        if V.stride(0) > V.stride(3):
+        if V.stride(0) != 1 or V.shape[0] < _FACTORED_BATCHED_MIN_PROBES:
             return super().propagate(V, adjoint)
         Dt, ct = self._time_major()
         B, T, H = self.shape

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from kpflow_sk.cells._base import AffineCell
-from kpflow_sk.cells._parameter_linearization import AffineMap
 from kpflow_sk.cells._nonlinearity import get_nonlinearity
+from kpflow_sk.cells._parameter_linearization import AffineMap
 
 __all__ = ["RNNCell"]
 

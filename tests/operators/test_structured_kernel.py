@@ -118,3 +118,56 @@ def test_user_cell_keeps_generic_path():
                       torch.randn(2, 4, D, dtype=torch.float64))
     K = kp_operators(traj)["K"]
     assert not K.structured and K.axis_mean(2) is None
+
+
+def _layouts(U):
+    """The same probes (k, B, T, H) in four memory layouts (all logical views of U)."""
+    k, b, t, h = U.shape
+    big = torch.zeros(2 * k, b, t, h, dtype=U.dtype)
+    big[::2] = U
+    return {
+        "probes_first": U.contiguous(),
+        "probes_last": U.permute(1, 2, 3, 0).contiguous().permute(3, 0, 1, 2),
+        "time_major": U.permute(2, 1, 3, 0).contiguous().permute(3, 1, 0, 2),
+        "strided": big[::2],                      # no unit stride along probes or hidden
+    }
+
+
+@pytest.mark.parametrize("case", ["gru", "rnn", "leaky_rnn", "gru_nobias"])
+@pytest.mark.parametrize("block_columns", [1, 64, 4096])
+def test_structured_K_layouts_and_blocks(case, block_columns, monkeypatch):
+    """Every memory layout and block width (1: one unit or probe per block) gives the same K U,
+    equal to autodiff J J*, at a size with many blocks."""
+    import kpflow_sk.cells._structured_kernel as sk
+
+    monkeypatch.setattr(sk, "_BLOCK_COLUMNS", block_columns)
+    traj = _traj(case, shape=(4, 6, 11))
+    U = torch.randn(9, 4, 6, 11, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    ref = _generic_K(traj, U)
+    K = traj.parameter_linearization.kernel
+    for name, V in _layouts(U).items():
+        out = K.apply(V)
+        assert out.shape == U.shape
+        assert _rel(out, ref) < 1e-10, name
+
+
+def test_structured_K_realistic_size():
+    """GRU with H = 40 and 33 probes: multi-block paths (units and probes) against autodiff."""
+    traj = _traj("gru", shape=(5, 12, 40))
+    U = torch.randn(33, 5, 12, 40, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    ref = _generic_K(traj, U)
+    K = traj.parameter_linearization.kernel
+    for V in _layouts(U).values():
+        assert _rel(K.apply(V), ref) < 1e-10
+    # r, z and hidden-n share M = [z, x, 1] (S = H + D + 1); input-n reads [x, 1] alone
+    assert K.flops_per_probe == 4 * 5 * 12 * 40 * (3 * (40 + D + 1) + D + 1)
+
+
+def test_structured_K_float32_matches_float64():
+    traj = _traj("gru", shape=(3, 7, 16))
+    traj32 = Trajectory(traj.cell, {n: v.float() for n, v in traj.params.items()}, traj.X.float())
+    U = torch.randn(5, 3, 7, 16, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    ref = traj.parameter_linearization.kernel_apply(U)
+    out = traj32.parameter_linearization.kernel_apply(U.float())
+    assert out.dtype == torch.float32
+    assert _rel(out.double(), ref) < 1e-5
