@@ -24,6 +24,7 @@ Usage::
     python benchmarks/bench_operators.py --out benchmarks/results_operators.json
     python benchmarks/bench_operators.py --sizes 64 1024
     python benchmarks/bench_operators.py --scale
+    python benchmarks/bench_operators.py --sizes 256 --no-accuracy --rows theta_hidden
 """
 
 from __future__ import annotations
@@ -220,7 +221,7 @@ class _JJt(_Composed):
 
 
 # ---------------------------------------------------------------------- one size
-def run_size(H, exact=None):
+def run_size(H, exact=None, rows_wanted=None):
     net, readout, X, Y = make_model(H)
 
     def fwd_bwd():
@@ -245,6 +246,8 @@ def run_size(H, exact=None):
     values = {}
     info = {}
     for name, fn in measures(ops).items():
+        if rows_wanted and name not in rows_wanted:
+            continue
         seconds, val = once(fn)
         if hasattr(val, "value"):       # a result object of the accuracy contract
             info[name] = {"stderr": val.stderr, "n_applications": val.n_applications,
@@ -269,6 +272,8 @@ def print_table(res):
           f"{'value':>10s} {'rel.err':>8s}")
     r, v, e = res["ratios"], res["values"], res["relerr"]
     for key, (label, ref, target) in TARGETS.items():
+        if key not in r:
+            continue
         status = "met" if r[key] <= target else "missed"
         val = f"{v[key]:10.5g}" if key in v else " " * 10
         err = f"{e[key]:8.1e}" if key in e else " " * 8
@@ -277,6 +282,8 @@ def print_table(res):
         print(f"  ({key}: stderr {est['stderr']:.3g}, {est['n_applications']} applications, "
               f"converged {est['converged']}, hit_cap {est['hit_cap']})")
     for key, label in EXTRA.items():
+        if key not in r:
+            continue
         val = f"{v[key]:10.5g}" if key in v else " " * 10
         err = f"{e[key]:8.1e}" if key in e else " " * 8
         print(f"  {label:48s} {'':8s} {r[key]:7.3g}x {'':7s}  {'':6s} {val} {err}")
@@ -319,6 +326,11 @@ def main(argv=None):
     ap.add_argument("--recompute-exact", action="store_true")
     ap.add_argument("--exact-only", action="store_true",
                     help="only compute (and cache) the exact H = 64 answers")
+    ap.add_argument("--no-accuracy", action="store_true",
+                    help="timings only: no exact answers and no H = 64 run unless in --sizes")
+    ap.add_argument("--rows", nargs="+", metavar="ROW",
+                    help=f"only these measures (of {', '.join(m for m in TARGETS)}); the "
+                         "operator rows (set-up, Theta and K/P with 32 probes) always run")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     import scipy.special  # noqa: F401  (imported here, not inside the first timed measure)
@@ -326,6 +338,13 @@ def main(argv=None):
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"load average before: {load0:.2f}")
     results = []
+    if args.no_accuracy:
+        for H in args.sizes:
+            res = run_size(H, None, args.rows)
+            print_table(res)
+            results.append(res)
+        print(f"\nload average after: {load():.2f} (timings only: no results file)")
+        return
     net64, _, X64, _ = make_model(64)
     net64, X64 = copy.deepcopy(net64).double(), X64.double()
     print(f"  [{time.strftime('%H:%M:%S')}] exact answers at H = 64 (float64)", flush=True)
@@ -338,7 +357,7 @@ def main(argv=None):
         print(json.dumps(exact, indent=1))
         return
     for H in [64] + [h for h in args.sizes if h != 64]:
-        res = run_size(H, exact if H == 64 else None)
+        res = run_size(H, exact if H == 64 else None, args.rows)
         print_table(res)
         results.append(res)
     if args.scale:

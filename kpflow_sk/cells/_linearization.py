@@ -105,6 +105,24 @@ class StateLinearization:
         return B * T * H * H * self.itemsize
 
 
+def _started_range(v, lo, hi):
+    """Grow the probe range ``[lo, hi)`` to cover every probe nonzero in the step slice
+    ``v`` (B, H, k); only probes outside the range are read (an empty range reads all)."""
+    k = v.shape[-1]
+    if hi <= lo:
+        parts = [(0, v)]
+    else:
+        parts = [(0, v[..., :lo]), (hi, v[..., hi:])]
+    for start, part in parts:
+        if part.shape[-1] == 0:
+            continue
+        # amax propagates NaN, so a NaN probe counts as started
+        nz = torch.nonzero(part.abs().amax(dim=(0, 1)) != 0)
+        if nz.numel():
+            lo, hi = min(lo, start + int(nz[0])), max(hi, start + int(nz[-1]) + 1)
+    return min(lo, k), hi
+
+
 class AutodiffLinearization(StateLinearization):
     """Matrix-free ``A_t`` through ``torch.func`` (any cell that runs under jvp/vjp/vmap)."""
 
@@ -329,10 +347,7 @@ class MaterializedLinearization(StateLinearization):
         prev = None
         for t in steps:
             if hi - lo < k:
-                nz = torch.nonzero(torch.linalg.vector_norm(Vs[t], float("inf"), dim=(0, 1))
-                                   != 0)
-                if nz.numel():
-                    lo, hi = min(lo, int(nz[0])), max(hi, int(nz[-1]) + 1)
+                lo, hi = _started_range(Vs[t], lo, hi)
             if hi <= lo:
                 Os[t].zero_()
                 continue
