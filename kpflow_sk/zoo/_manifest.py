@@ -15,15 +15,20 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-__all__ = ["MANIFEST", "ZooIntegrityError", "sha256_bytes", "parse_manifest", "shown_path",
-           "format_manifest", "read_index", "read_verified", "verified_model_manifest",
-           "write_manifest"]
+__all__ = ["MANIFEST", "ZooIntegrityError", "packaged_root", "sha256_bytes", "parse_manifest",
+           "shown_path", "format_manifest", "read_index", "read_verified",
+           "verified_model_manifest", "write_manifest"]
 
 MANIFEST = "MANIFEST.sha256"
 
 
 class ZooIntegrityError(ValueError):
     """A zoo file is missing, unlisted, or does not match its SHA-256 manifest."""
+
+
+def packaged_root():
+    """The folder of the zoo shipped with the package (``kpflow_sk/zoo/_artifacts``)."""
+    return Path(__file__).resolve().parent / "_artifacts"
 
 
 def sha256_bytes(data):

@@ -27,10 +27,9 @@ ZOO_MANIFEST_SHA256 = "ba207fff9d00f4983f04f9a549a0a722dfe0b4e0df6e58ef02de30575
 
 def current_digest(root=None):
     """SHA-256 of ``root/MANIFEST.sha256`` (default: the packaged zoo)."""
-    from kpflow_sk.zoo._manifest import MANIFEST
-    from kpflow_sk.zoo._store import zoo_root
+    from kpflow_sk.zoo._manifest import MANIFEST, packaged_root
 
-    root = zoo_root() if root is None else Path(root)
+    root = packaged_root() if root is None else Path(root)
     return hashlib.sha256((root / MANIFEST).read_bytes()).hexdigest()
 
 

@@ -27,6 +27,7 @@ from kpflow_sk.zoo import _pin
 from kpflow_sk.zoo._manifest import (
     MANIFEST,
     ZooIntegrityError,
+    packaged_root,
     read_index,
     read_verified,
     shown_path,
@@ -46,8 +47,7 @@ CARD = "card.json"
 Checkpoint = namedtuple("Checkpoint", ["iteration", "loss", "estimator"])
 
 
-def _packaged_root():
-    return Path(__file__).resolve().parent / "_artifacts"
+_packaged_root = packaged_root
 
 
 def zoo_root():
