@@ -19,7 +19,12 @@ from kpflow_sk.linalg._random import check_generator
 from kpflow_sk.linalg._reduce import REDUCTIONS, measure_on_axis
 from kpflow_sk.linalg._results import EffectiveRank
 from kpflow_sk.linalg._spectrum import dense_eigenvalues
-from kpflow_sk.linalg._trace import adaptive_moments, auto_block_size, krylov_moments
+from kpflow_sk.linalg._trace import (
+    PR_FIRST_ROUND,
+    adaptive_moments,
+    auto_block_size,
+    krylov_moments,
+)
 from kpflow_sk.linalg._views import SymmetricView
 
 __all__ = ["effective_rank", "participation_ratio", "var95_rank", "RANK_METHODS",
@@ -148,7 +153,7 @@ def effective_rank(op, *, method="pr", axis=None, reduce="trace", gram=False, ex
                           max_applications, random_state)
     G = SymmetricView(op, gram)
     budget = check_int("n_applications", n_applications, minimum=2, allow_none=True)
-    initial = budget or DEFAULT_RANK_BUDGET * G.cost
+    initial = budget or (PR_FIRST_ROUND if method == "pr" else DEFAULT_RANK_BUDGET) * G.cost
     var95_cap = 4 * initial if method == "var95" else None
     acc = check_accuracy(budget, rtol, max_applications, initial,
                          default_cap=max(DEFAULT_MAX_APPLICATIONS, var95_cap or 0))
