@@ -51,9 +51,6 @@ _MIN_PROBES = 6
 #: and stopping on a lucky small spread would make the intervals too narrow (measured: 88%
 #: coverage of the participation ratio on a 1/i spectrum with 6, 96% with 16).
 MIN_STOP_PROBES = 32
-#: Confidence of the standard-error bound an adaptive round must meet to stop
-#: (see :func:`stop_margin`).
-STOP_LEVEL = 0.95
 # Eigenvalues of H below this fraction of the largest are left out of H^+ (any M keeps the
 # estimates unbiased; dropping noise-level directions keeps N from amplifying rounding).
 _PINV_RTOL = 1e3
@@ -233,23 +230,6 @@ class Moments:
         return value, delta_stderr(grad, x), p - 1
 
 
-def stop_margin(dof, level=STOP_LEVEL):
-    """Factor by which an adaptive estimate's interval must undercut the tolerance to stop.
-
-    The standard error comes from the probe spread, itself noisy (about ``1/sqrt(2 dof)``
-    relative); stopping on the first round whose spread happens to be small picks the
-    rounds that underestimate it (measured: 43 of 50 intervals covered the participation
-    ratio of an exp(-i/20) spectrum at 2%). So a round stops only when the upper
-    ``level`` confidence bound of its standard error, ``se sqrt(dof / chi2_{1-level}(dof))``,
-    meets the tolerance; the reported interval is the plain one.
-    """
-    from scipy import special
-
-    if not np.isfinite(dof) or dof < 1:
-        return 1.0
-    return math.sqrt(dof / float(special.chdtri(dof, level)))
-
-
 def auto_block_size(n_vectors):
     """Block size for a Krylov space of ``n_vectors``: about 12 steps, blocks of 1 to 32.
 
@@ -315,8 +295,8 @@ def adaptive_moments(G, acc, generator, quantity, *, block_size=None):
     while True:
         value, se, dof = m.stats(quantity)
         hw = t_quantile(dof) * se
-        if m.n_probes == 0 or (np.isfinite(hw) and m.n_probes >= MIN_STOP_PROBES
-                               and hw * stop_margin(dof) <= acc.target * abs(value)):
+        if m.n_probes == 0 or (np.isfinite(hw) and hw <= acc.target * abs(value)
+                               and m.n_probes >= MIN_STOP_PROBES):
             break
         room = acc.cap - G.counter.n
         if room < probe_cost:
