@@ -281,7 +281,11 @@ def adaptive_moments(G, acc, generator, quantity, *, block_size=None):
     (``p (hw / (rtol |value|))^2``). If those would cost more than the Krylov sketch so far,
     the sketch is extended instead (doubled, or what the cap allows): on decaying spectra
     that shrinks the remainder's variance faster than probes do (the balance of adaptive
-    Hutch++, Persson, Cortinovis and Kressner 2022). Otherwise probes are added and pooled.
+    Hutch++, Persson, Cortinovis and Kressner 2022); the probes drawn so far are carried
+    over to the larger basis (:meth:`Moments.resketch`) and half as many fresh ones added.
+    Otherwise probes are added and pooled. (Dropping the probes at each resketch, as this
+    routine once did, stopped on lucky fresh 32-probe rounds: 42-43 of 50 intervals covered
+    the pr of an exp(-i/20) spectrum; carried over, 50 of 50.)
 
     Returns
     -------

@@ -115,8 +115,9 @@ def effective_rank(op, *, method="pr", axis=None, reduce="trace", gram=False, ex
         Whole space: True diagonalises the dense G, False estimates; None is dense when the
         dimension is at most 4096. With ``axis``: passed to :func:`reduce_to_axis`.
     n_applications : int, optional
-        Whole-space budget, default ``200`` G-applications (x2 with ``gram``) in the first
-        round. Given without ``rtol``: a fixed budget (``"var95"`` still grows up to
+        Whole-space budget of the first round, in G-applications (x2 with ``gram``):
+        default 64 for ``"pr"`` (``PR_FIRST_ROUND``), 200 for ``"var95"``.
+        Given without ``rtol``: a fixed budget (``"var95"`` still grows up to
         ``max_applications`` when 95% is not reached, as it always did). ``"pr"``: Hutch++
         with a block Krylov basis for both ``tr(G)`` and ``tr(G^2)`` from the same probes.
         ``"var95"``: rounds of block Lanczos (Ritz values) plus Hutchinson probes of the
