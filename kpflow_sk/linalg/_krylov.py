@@ -81,7 +81,7 @@ class BlockKrylov:
         self.b = int(min(block_size, G.n))
         self.max_blocks = G.n // self.b
         dt, dev = G.dtype, G.device
-        self._buf = torch.empty(G.n, self.b * min(self.max_blocks, 2), dtype=dt, device=dev)
+        self._buf = torch.empty(G.n, self.b, dtype=dt, device=dev)  # grown by doubling
         self._buf[:, :self.b] = orthonormalize(gaussian((G.n, self.b), generator, dt, dev),
                                                well_conditioned=True)
         self._n_built = 1  # blocks in the buffer (the last one may not be applied yet)

@@ -148,8 +148,7 @@ class Moments:
             t = (Z * Y).sum(0).double()
             s = None
             if self.square_wanted:
-                PY = Y - Q @ (Q.mT @ Y) if Q is not None else Y
-                s = PY.square().sum(0).double()
+                s = _outside_sqnorm(Y, Q)
             self._Z = Z if self._Z is None else torch.cat([self._Z, Z], 1)
             self._Y = Y if self._Y is None else torch.cat([self._Y, Y], 1)
         if self._R is not None:
@@ -228,6 +227,16 @@ class Moments:
         if p == 0:
             return value, 0.0, math.inf
         return value, delta_stderr(grad, x), p - 1
+
+
+def _outside_sqnorm(Y, Q, chunk=8):
+    """``||(I - Q Q^T) y||^2`` of each column of Y (float64), a few columns at a time (the
+    projected copy of all of Y would be one more (n, k) array at the peak)."""
+    if Q is None:
+        return Y.square().sum(0).double()
+    parts = [(Y[:, j:j + chunk] - Q @ (Q.mT @ Y[:, j:j + chunk])).square().sum(0)
+             for j in range(0, Y.shape[1], chunk)]
+    return torch.cat(parts).double()
 
 
 def auto_block_size(n_vectors):
