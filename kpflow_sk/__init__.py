@@ -21,7 +21,7 @@ _PUBLIC = {
     "KPDecomposition": "kpflow_sk.analysis",
     "get_cell": "kpflow_sk.cells",
     "Cell": "kpflow_sk.cells",
-    "load": "kpflow_sk.estimators._persistence",
+    "load": "kpflow_sk.estimators",
 }
 _SUBMODULES = {"cells", "operators", "linalg", "analysis", "estimators", "datasets", "zoo",
                "plotting", "cli", "preprocessing", "model_selection"}

@@ -1,6 +1,6 @@
 """Model files written by ``fit`` (and ``zoo get``) and read by ``analyze``.
 
-A model file is the package's safetensors format (:mod:`kpflow_sk.estimators._persistence`,
+A model file is the package's safetensors format (:func:`kpflow_sk.estimators.save_estimator`,
 public as ``est.save`` / ``kpflow_sk.load``, also the zoo's): the
 fitted estimator's state as tensors plus JSON metadata, read back without unpickling
 anything, so analysing a file from elsewhere cannot run code. Its metadata also holds the
@@ -32,9 +32,9 @@ def save_model(est, path, recipe):
     leaves a truncated model file.
     """
     from kpflow_sk._cli.paths import replace_atomically
-    from kpflow_sk.estimators import _persistence
+    from kpflow_sk.estimators import save_estimator
 
-    return replace_atomically(path, lambda tmp: _persistence.save_estimator(
+    return replace_atomically(path, lambda tmp: save_estimator(
         tmp, est, extra_meta={"format": FORMAT, "recipe": recipe}))
 
 
@@ -46,7 +46,7 @@ def load_model(path):
     est : fitted estimator (on the CPU)
     recipe : dict
     """
-    from kpflow_sk.estimators import _persistence
+    from kpflow_sk.estimators import load_estimator, read_bytes
 
     path = Path(path)
     shown = str(path)
@@ -56,7 +56,7 @@ def load_model(path):
         raise CLIError(f"model path {shown!r} is a directory, not a model file")
     data = _read_regular_file(path, shown)
     try:
-        meta, tensors = _persistence.read_bytes(data, shown)
+        meta, tensors = read_bytes(data, shown)
     except Exception as exc:  # truncated, foreign or corrupt file
         raise CLIError(f"cannot read model file {shown!r}: not a kpflow_sk model file or "
                        f"corrupt ({_reason(exc, shown)})") from None
@@ -65,7 +65,7 @@ def load_model(path):
         raise CLIError(f"cannot read model file {shown!r}: it was not written by "
                        "`kpflow-sk fit` (a zoo model is analysed by its name)")
     try:
-        est, _ = _persistence.load_estimator(meta, tensors, shown)
+        est, _ = load_estimator(meta, tensors, shown)
     except Exception as exc:
         raise CLIError(f"cannot read model file {shown!r}: corrupt model state "
                        f"({_reason(exc, shown)})") from None

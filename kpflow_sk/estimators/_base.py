@@ -1,107 +1,59 @@
-"""Shared base of the recurrent estimators: parameters, training loop, device, pickling, KPFlow.
+"""Shared base of the recurrent estimators: parameters, building the network, ``fit``.
 
 Subclasses (:class:`~kpflow_sk.estimators.RecurrentRegressor`,
 :class:`~kpflow_sk.estimators.RecurrentClassifier`) supply the targets and the loss through
 three hooks: :meth:`BaseRecurrentEstimator._validate_targets`,
 :meth:`BaseRecurrentEstimator.get_loss` and the output post-processing in ``predict``.
-The training loop is split in small overridable steps (``initialize_module``,
-``initialize_optimizer``, ``infer``, ``get_loss``, ``train_step``; the epoch loop,
-``run_epoch`` and ``on_epoch_end`` live in :mod:`kpflow_sk.estimators._training`).
+Every other step is a small overridable method in one room each (skorch's manner):
+
+- here: ``initialize_module``, ``initialize_optimizer``, ``fit`` / ``partial_fit``;
+- :mod:`._training`: ``run_epoch``, ``train_step``, ``on_epoch_end``,
+  ``_update_no_improvement_count`` (the epoch loop);
+- :mod:`._stopping`: divergence, plateau and interrupt handling;
+- :mod:`._inference`: ``infer``, ``transform``; :mod:`._inputs`: the one input check;
+- :mod:`._kpflow`: ``decompose``, tracking, ``kp_decompose_`` and friends;
+- :mod:`._state`: pickling and ``save``; :mod:`._device`: devices and threads;
+- :mod:`._params`: the parameter table (defaults, constraints, help).
 """
 
 from __future__ import annotations
 
 import inspect
 import math
-import warnings
-from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils._param_validation import InvalidParameterError
 
-from kpflow_sk.analysis import _tracking as tracking
-from kpflow_sk.analysis._tracking import select_analysis_trials  # noqa: F401 (moved there)
-from kpflow_sk.cells import CELLS, NONLINEARITIES, Cell, get_cell
-from kpflow_sk.cells._node import ODE_SOLVERS
-from kpflow_sk.estimators import _progress
-from kpflow_sk.estimators._device import torch_threads
+from kpflow_sk.analysis import analysis_batch
+from kpflow_sk.cells import CELLS, Cell, get_cell
+from kpflow_sk.estimators._device import resolve_device, torch_threads
 from kpflow_sk.estimators._dynamics import DynamicsMixin
-from kpflow_sk.estimators._loss import MASK_CONVENTIONS, check_loss_mask, combine_weights
-from kpflow_sk.estimators._module import ADJOINT_MODES, adjoint_mode, build_network
+from kpflow_sk.estimators._inference import InferenceMixin
+from kpflow_sk.estimators._inputs import InputsMixin
+from kpflow_sk.estimators._kpflow import KPFlowMixin
+from kpflow_sk.estimators._module import adjoint_mode, build_network
+from kpflow_sk.estimators._optimizers import build_optimizer
+from kpflow_sk.estimators._params import DTYPES, PARAMETERS
+from kpflow_sk.estimators._state import StateMixin
+from kpflow_sk.estimators._stopping import StoppingMixin
 from kpflow_sk.estimators._training import TrainingLoopMixin
-from kpflow_sk.estimators._validation import (
-    check_features,
-    check_finite_output,
-    check_n_features,
-    check_network,
-    check_sample_weight,
-    check_task_ids,
-    check_X,
-    reject_bool_integers,
-)
+from kpflow_sk.estimators._validation import check_network, reject_bool_integers
 
 __all__ = ["BaseRecurrentEstimator"]
 
-_DTYPES = {"float32": (torch.float32, np.float32), "float64": (torch.float64, np.float64)}
-# samples per forward pass at predict time (bounds memory; results do not depend on it)
-_PREDICT_CHUNK = 4096
 
-
-def _state_to_cpu(obj):
-    """Copy every tensor in a (nested) state dict to the CPU."""
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().to("cpu", copy=True)
-    if isinstance(obj, dict):
-        return {k: _state_to_cpu(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_state_to_cpu(v) for v in obj)
-    return obj
-
-
-class BaseRecurrentEstimator(DynamicsMixin, TrainingLoopMixin, BaseEstimator):
+class BaseRecurrentEstimator(DynamicsMixin, KPFlowMixin, StateMixin, InferenceMixin,
+                             InputsMixin, StoppingMixin, TrainingLoopMixin, BaseEstimator):
     """Base class of the recurrent estimators (not for direct use).
 
-    See :class:`~kpflow_sk.estimators.RecurrentRegressor` for the parameters.
+    See :class:`~kpflow_sk.estimators.RecurrentRegressor` for the parameters; their defaults
+    and constraints are the table :data:`~kpflow_sk.estimators.PARAMETERS`.
     """
 
-    _parameter_constraints: dict = {
-        "cell": [StrOptions(set(CELLS)), type],
-        "hidden_size": [Interval(Integral, 1, None, closed="left")],
-        "nonlinearity": [StrOptions(set(NONLINEARITIES))],
-        "init_scale": [Interval(Real, 0, None, closed="left")],
-        "alpha": [Interval(Real, 0, 1, closed="right")],
-        "ode_solver": [StrOptions(set(ODE_SOLVERS))],
-        "ode_step_size": [Interval(Real, 0, None, closed="neither"), None],
-        "ode_options": [dict, None],
-        "rtol": [Interval(Real, 0, None, closed="neither")],
-        "atol": [Interval(Real, 0, None, closed="neither")],
-        "adjoint": ["boolean", StrOptions(set(ADJOINT_MODES))],
-        "optimizer": [StrOptions({"adam", "sgd"})],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "warm_start": ["boolean"],
-        "grad_clip": [Interval(Real, 0, None, closed="neither"), None],
-        "mask_convention": [StrOptions(set(MASK_CONVENTIONS))],
-        "device": [str, torch.device],
-        "dtype": [StrOptions(set(_DTYPES))],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
-        "kp_n_trials": [Interval(Integral, 1, None, closed="left")],
-        "kp_track_every": [Interval(Integral, 0, None, closed="left")],
-        "kp_probes": [Interval(Integral, 1, None, closed="left"), None],
-        "callbacks": [list, tuple, None],
-    }
+    _parameter_constraints: dict = {p.name: p.constraints for p in PARAMETERS}
 
     #: the ``mask_convention`` default, for estimators restored (zoo, pickle) from a state
     #: written before the parameter existed; ``__init__`` always sets it
@@ -186,7 +138,9 @@ class BaseRecurrentEstimator(DynamicsMixin, TrainingLoopMixin, BaseEstimator):
 
     def _validate_params(self):
         super()._validate_params()
-        reject_bool_integers(self)      # Interval(Integral) takes True as 1
+        # Interval(Integral) takes True as 1
+        reject_bool_integers(self.get_params(deep=False), self._parameter_constraints,
+                             type(self).__name__)
 
     # ================================================================== subclass hooks
     def _validate_targets(self, y, X3, x_ndim, *, reset, classes=None):
@@ -218,35 +172,14 @@ class BaseRecurrentEstimator(DynamicsMixin, TrainingLoopMixin, BaseEstimator):
 
     # ================================================================== building blocks
     def _torch_dtype(self):
-        return _DTYPES[self.dtype][0]
+        return DTYPES[self.dtype][0]
 
     def _numpy_dtype(self):
-        return _DTYPES[self.dtype][1]
+        return DTYPES[self.dtype][1]
 
     def _resolve_device(self):
-        """The training device; ``ValueError`` for an unknown name or missing CUDA."""
-        name = type(self).__name__
-        d = self.device
-        if isinstance(d, str) and d == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        try:
-            dev = torch.device(d)
-        except (RuntimeError, TypeError, ValueError):
-            dev = None
-        if dev is None or dev.type not in ("cpu", "cuda"):
-            raise InvalidParameterError(
-                f"The 'device' parameter of {name} must be 'auto', 'cpu', 'cuda' or "
-                f"'cuda:N'. Got {d!r} instead.")
-        if dev.type == "cuda":
-            if not torch.cuda.is_available():
-                raise ValueError(
-                    f"device={str(d)!r} was requested but CUDA is not available on this "
-                    "machine; use device='cpu' or device='auto'.")
-            if dev.index is not None and dev.index >= torch.cuda.device_count():
-                raise ValueError(
-                    f"device={str(d)!r} was requested but only {torch.cuda.device_count()} "
-                    "CUDA device(s) are available.")
-        return dev
+        """The training device (:func:`~kpflow_sk.estimators._device.resolve_device`)."""
+        return resolve_device(self.device, type(self).__name__)
 
     def _cell_spec(self, n_features):
         """Everything needed to rebuild the fitted cell (kept for unpickling)."""
@@ -279,96 +212,16 @@ class BaseRecurrentEstimator(DynamicsMixin, TrainingLoopMixin, BaseEstimator):
         c = spec["cell"]
         cell = get_cell(c["cell"], c["input_size"], c["hidden_size"], **c["options"])
         return build_network(cell, spec["n_outputs"], generator=generator,
-                             init_scale=spec["init_scale"], dtype=_DTYPES[spec["dtype"]][0],
+                             init_scale=spec["init_scale"], dtype=DTYPES[spec["dtype"]][0],
                              device=device, checkpoint_steps=spec["checkpoint_steps"],
                              continuous_adjoint=spec.get("continuous_adjoint", False))
 
     def initialize_optimizer(self):
-        """The optimizer over all module parameters (cell and readout)."""
-        params = self.module_.parameters()
-        if self.optimizer == "adam":
-            return torch.optim.Adam(params, lr=self.learning_rate,
-                                    weight_decay=self.weight_decay)
-        return torch.optim.SGD(params, lr=self.learning_rate, weight_decay=self.weight_decay)
-
-    def infer(self, X):
-        """Forward pass to where the loss lives.
-
-        Parameters
-        ----------
-        X : Tensor of shape (B, T, D)
-
-        Returns
-        -------
-        output : Tensor of shape (B, T, n_outputs) (sequence-to-sequence) or (B, n_outputs)
-            (sequence-to-one: the readout at the last step).
-        Z : Tensor of shape (B, T, H)
-        """
-        Z = self.module_.hidden(X)
-        if self._seq2seq:
-            return self.module_.readout(Z), Z
-        return self.module_.readout(Z[:, -1]), Z
-
-    def train_step(self, X, target, weight):
-        """One optimizer step on a mini-batch; returns the (detached) batch loss."""
-        opt = self._optimizer
-        opt.zero_grad(set_to_none=True)
-        output, _ = self.infer(X)
-        loss = self.get_loss(output, target, weight)
-        loss.backward()
-        if self.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(self.module_.parameters(), self.grad_clip)
-        opt.step()
-        return loss.detach()
-
-    # ================================================================== input handling
-    def _check_fit_inputs(self, X, y, task_ids, sample_weight, mask, *, reset, classes=None):
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y is None.")
-        np_dtype = self._numpy_dtype()
-        check_features(self, X, reset=reset)
-        X3, x_ndim = check_X(X, dtype=np_dtype)
-        n, T, _ = X3.shape
-        if not reset:
-            check_n_features(self, X3)
-        targets, seq2seq = self._validate_targets(y, X3, x_ndim, reset=reset, classes=classes)
-        if not reset and seq2seq != self._seq2seq:
-            kinds = {True: "sequence-to-sequence", False: "sequence-to-one"}
-            raise ValueError(
-                f"y is {kinds[seq2seq]} but the estimator was fitted on {kinds[self._seq2seq]} "
-                "targets; refit from scratch (warm_start=False) to change the target layout")
-        sw = check_sample_weight(sample_weight, n, np_dtype)
-        mask = check_loss_mask(mask, n, T, targets.shape[2] if targets.ndim == 3 else None,
-                               np_dtype)
-        if mask is not None and not seq2seq:
-            raise ValueError(
-                "mask weights the loss per step (n_samples, n_timesteps), so it needs "
-                "sequence-to-sequence targets (3-D y, or per-step labels for a classifier); "
-                f"got y of shape {np.shape(targets)} read out at the last step")
-        task_ids = check_task_ids(task_ids, n)
-        weight = self._combine_weights(sw, mask, seq2seq, T)
-        if weight is not None and not np.any(weight > 0):
-            raise ValueError("mask and sample_weight together give zero weight to every loss "
-                             "term; at least one entry needs a non-zero weight")
-        return X3, targets, weight, task_ids, seq2seq
-
-    def _combine_weights(self, sw, mask, seq2seq, T):
-        """Loss weights: (n,) for sequence-to-one, sample weight x mask (``mask_convention``
-        "linear") or x mask^2 ("squared") for sequence-to-sequence targets (see ``_loss``)."""
-        return combine_weights(sw, mask, seq2seq, T, getattr(self, "mask_convention", "linear"))
-
-    def _check_X_predict(self, X):
-        check_is_fitted(self)
-        check_features(self, X, reset=False)
-        X3, _ = check_X(X, dtype=self._numpy_dtype())
-        check_n_features(self, X3)
-        return X3
-
-    def _to_tensor(self, a, device=None):
-        if a is None:
-            return None
-        return torch.from_numpy(a).to(device if device is not None else self.device_)
+        """The optimizer named by ``optimizer`` (:data:`~kpflow_sk.estimators.OPTIMIZERS`)
+        over all module parameters (cell and readout)."""
+        return build_optimizer(self.optimizer, self.module_.parameters(),
+                               learning_rate=self.learning_rate,
+                               weight_decay=self.weight_decay)
 
     # ================================================================== fit
     def fit(self, X, y, *, task_ids=None, sample_weight=None, mask=None):
@@ -422,20 +275,14 @@ class BaseRecurrentEstimator(DynamicsMixin, TrainingLoopMixin, BaseEstimator):
             if fresh:
                 self._initialize_fit(X3, seq2seq, device, rng)
             else:
-                spec = self._module_spec(X3.shape[-1], self.n_outputs_)
-                if not incremental and spec != self._fitted_spec:
-                    changed = sorted(_spec_diff(spec, self._fitted_spec))
-                    raise ValueError(
-                        f"warm_start=True cannot continue training after the network's "
-                        f"hyperparameters changed ({', '.join(changed)}); set "
-                        "warm_start=False to train a new network")
+                self._check_warm_start(X3, incremental)
             if self._optimizer is None:
                 self._optimizer = self.initialize_optimizer()
 
             n = X3.shape[0]
             train_idx, val_idx = self._split(n, targets, seq2seq, rng, incremental)
             if self._kp_batch is None or not incremental:
-                self._kp_batch, self._kp_seed = tracking.analysis_batch(
+                self._kp_batch, self._kp_seed = analysis_batch(
                     X3, targets, weight, task_ids, train_idx, self.kp_n_trials, rng)
             self._kp_cache = {}
             if self.kp_track_every and self.n_iter_ == 0 and not self.kp_history_:
@@ -470,6 +317,17 @@ class BaseRecurrentEstimator(DynamicsMixin, TrainingLoopMixin, BaseEstimator):
         self._kp_batch = None
         self._kp_cache = {}
 
+    def _check_warm_start(self, X3, incremental):
+        """``ValueError`` when ``warm_start`` would continue a network whose hyperparameters
+        changed since it was built (it would silently train another model)."""
+        spec = self._module_spec(X3.shape[-1], self.n_outputs_)    # checks ``cell`` too
+        if not incremental and spec != self._fitted_spec:
+            changed = sorted(_spec_diff(spec, self._fitted_spec))
+            raise ValueError(
+                f"warm_start=True cannot continue training after the network's "
+                f"hyperparameters changed ({', '.join(changed)}); set "
+                "warm_start=False to train a new network")
+
     def _split(self, n, targets, seq2seq, rng, incremental):
         """Train / validation indices; a validation set only with ``early_stopping=True``."""
         idx = np.arange(n)
@@ -493,165 +351,6 @@ class BaseRecurrentEstimator(DynamicsMixin, TrainingLoopMixin, BaseEstimator):
 
     def _stratify_labels(self, targets, seq2seq):
         return None
-
-    # ================================================================== inference
-    @torch.no_grad()
-    def _forward_numpy(self, X3, what):
-        """Run the network on ``X3`` in chunks; ``what`` is "output" or "hidden"."""
-        module = self.module_
-        module.eval()
-        outs = []
-        with torch_threads(self.n_threads):
-            for start in range(0, X3.shape[0], _PREDICT_CHUNK):
-                Xb = self._to_tensor(np.ascontiguousarray(X3[start:start + _PREDICT_CHUNK]))
-                if what == "hidden":
-                    r = module.hidden(Xb)
-                else:
-                    r, _ = self.infer(Xb)
-                outs.append(r.to("cpu").numpy())  # the estimator's dtype
-        out = np.concatenate(outs, axis=0)
-        check_finite_output(out, X3, "hidden states" if what == "hidden" else "output")
-        return out
-
-    def transform(self, X):
-        """Hidden trajectories.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_timesteps, n_features) or (n_samples, n_features)
-
-        Returns
-        -------
-        Z : ndarray of shape (n_samples, n_timesteps, hidden_size), of the estimator's dtype
-            ``Z[:, t-1] = z_t`` (n_timesteps is 1 for 2-D X).
-        """
-        X3 = self._check_X_predict(X)
-        return self._forward_numpy(X3, "hidden")
-
-    def save(self, path):
-        """Write the fitted estimator to ``path`` (safetensors + JSON, never pickle); read it
-        back with :func:`kpflow_sk.load`. Returns the path."""
-        from kpflow_sk.estimators._persistence import save
-
-        return save(self, path)
-
-    def set_output(self, *, transform=None):
-        """Accepted so that ``Pipeline.set_output`` works with these estimators last; the
-        hidden states of :meth:`transform` are 3-D and stay an ndarray (a DataFrame cannot
-        hold them), so the setting changes nothing here. Returns self."""
-        return self
-
-    # ================================================================== KPFlow analysis
-    # (the logic lives in kpflow_sk.analysis._tracking; these are thin calls)
-    def _decomposition(self, X3, targets, weight, task_ids, seed=None):
-        return tracking.network_decomposition(
-            self.module_, self.get_loss, self._seq2seq, X3, targets, weight, task_ids,
-            device=self.device_, random_state=self._kp_seed if seed is None else seed,
-            n_probes=self.kp_probes)
-
-    def decompose(self, X, y, task_ids=None, *, sample_weight=None, mask=None):
-        """KPFlow decomposition of the fitted network on any data.
-
-        Parameters
-        ----------
-        X, y, task_ids, sample_weight, mask
-            As in :meth:`fit`; the loss (hence ``err``) is the estimator's own training loss
-            on this batch.
-
-        Returns
-        -------
-        KPDecomposition
-        """
-        check_is_fitted(self)
-        X3, targets, weight, task_ids, _ = self._check_fit_inputs(
-            X, y, task_ids, sample_weight, mask, reset=False)
-        bar = _progress.note(self, f"decompose ({X3.shape[0]} trials)")
-        D = self._decomposition(X3, targets, weight, task_ids)
-        _progress.done(bar)
-        return D
-
-    def _analysis_batch_decomposition(self):
-        b = self._kp_batch
-        return self._decomposition(b["X"], b["target"], b["weight"], b["task_ids"])
-
-    def _track(self):
-        """Append one ``kp_history_`` record (:func:`kpflow_sk.analysis.snapshot`)."""
-        bar = _progress.note(self, f"KPFlow snapshot (epoch {self.n_iter_})")
-        with torch.enable_grad():
-            D = self._analysis_batch_decomposition()
-            self.kp_history_.append(tracking.snapshot(
-                D, self.n_iter_, self.loss_curve_[-1] if self.loss_curve_ else None))
-        _progress.done(bar)
-
-    def _kp_cached(self, key, compute):
-        check_is_fitted(self)
-        cache = self.__dict__.setdefault("_kp_cache", {})
-        if key not in cache:
-            cache[key] = compute()
-        return cache[key]
-
-    @property
-    def kp_decompose_(self):
-        """KPDecomposition of the fitted network on the analysis batch (``kp_n_trials``
-        training trials, stratified by task), with the estimator's own loss. Built on first
-        access from the end-of-fit weights and cached."""
-        return self._kp_cached("D", self._analysis_batch_decomposition)
-
-    @property
-    def collapse_dim_(self):
-        """Effective rank (participation ratio) of Theta on the whole trajectory space of the
-        analysis batch at the end of fit (docs/conventions.md section 3)."""
-        return self._kp_cached("collapse_dim",
-                               lambda: tracking.collapse_dim(self.kp_decompose_))
-
-    @property
-    def task_alignment_(self):
-        """``(n_tasks, n_tasks)`` cosines of the per-task updates ``dz_i``, ``dz_j``
-        (ordered by sorted task label); None when fit saw no ``task_ids``."""
-        return self._kp_cached("task_alignment", lambda: self.kp_decompose_.task_alignment())
-
-    # ================================================================== pickling / devices
-    def __getstate__(self):
-        state = dict(super().__getstate__())
-        module = state.pop("module_", None)
-        if module is not None:
-            state["_module_state"] = _state_to_cpu(module.state_dict())
-        opt = state.pop("_optimizer", None)
-        state["_optimizer_state"] = None if opt is None else _state_to_cpu(opt.state_dict())
-        state.pop("_kp_cache", None)  # recomputable, may hold device tensors
-        state.pop("_best_state", None)
-        return state
-
-    def __setstate__(self, state):
-        state = dict(state)
-        # a state written before a constructor parameter existed (zoo files, old pickles)
-        # gets that parameter's default, so every later step can rely on it
-        for name, param in inspect.signature(type(self).__init__).parameters.items():
-            if param.default is not inspect.Parameter.empty and name not in state:
-                state[name] = param.default
-        module_state = state.pop("_module_state", None)
-        opt_state = state.pop("_optimizer_state", None)
-        super().__setstate__(state)
-        self._kp_cache = {}
-        if module_state is None:
-            return
-        device = torch.device(self.device_)
-        if device.type == "cuda" and (not torch.cuda.is_available() or (
-                device.index is not None and device.index >= torch.cuda.device_count())):
-            warnings.warn(
-                f"{type(self).__name__} was fitted on {device} which is not available here; "
-                "its weights were loaded on the CPU.", UserWarning, stacklevel=2)
-            device = torch.device("cpu")
-        self.device_ = device
-        module = self.initialize_module(self._fitted_spec, torch.Generator().manual_seed(0),
-                                        None)
-        module.load_state_dict(module_state)
-        self.module_ = module.to(device)
-        self.module_.eval()
-        self._optimizer = None
-        if opt_state is not None:
-            self._optimizer = self.initialize_optimizer()
-            self._optimizer.load_state_dict(opt_state)
 
 
 def _spec_diff(a, b):

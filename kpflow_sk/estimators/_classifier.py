@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_array
 
 from kpflow_sk.estimators._base import BaseRecurrentEstimator
 from kpflow_sk.estimators._loss import reduce_loss
-from kpflow_sk.estimators._validation import check_mask, check_n_samples, check_sample_weight
+from kpflow_sk.estimators._validation import check_n_samples
 
 __all__ = ["RecurrentClassifier"]
 
@@ -53,6 +53,7 @@ class RecurrentClassifier(ClassifierMixin, TransformerMixin, BaseRecurrentEstima
 
     # TransformerMixin's set_output (only for 2-D output) would shadow the base class's
     set_output = BaseRecurrentEstimator.set_output
+    _TARGET_LAYOUTS = {True: "per-step", False: "per-sequence"}
 
     def _check_labels(self, y, X3, x_ndim):
         """Check the layout of ``y``; return ``(labels, per_step)``."""
@@ -82,7 +83,7 @@ class RecurrentClassifier(ClassifierMixin, TransformerMixin, BaseRecurrentEstima
         check_classification_targets(y.ravel())
         return y, per_step
 
-    def _validate_targets(self, y, X3, x_ndim, *, reset, classes=None):
+    def _validate_targets(self, y, X3, x_ndim, *, reset, classes=None, scoring=False):
         y, per_step = self._check_labels(y, X3, x_ndim)
         if reset:
             self.classes_ = np.unique(y) if classes is None else np.unique(classes)
@@ -91,14 +92,17 @@ class RecurrentClassifier(ClassifierMixin, TransformerMixin, BaseRecurrentEstima
         unknown = (encoded >= len(self.classes_)) | (
             self.classes_[np.minimum(encoded, len(self.classes_) - 1)] != y)
         if np.any(unknown):
+            if scoring:     # a label unseen in fit is never predicted: encoded -1, never right
+                return np.where(unknown, -1, encoded).astype(np.int64), per_step
             raise ValueError(
                 f"y contains labels not in classes_ {self.classes_.tolist()}: "
                 f"{np.unique(y[unknown]).tolist()}")
         return np.ascontiguousarray(encoded, dtype=np.int64), per_step
 
-    def _check_fit_inputs(self, X, y, task_ids, sample_weight, mask, *, reset, classes=None):
+    def _check_fit_inputs(self, X, y, task_ids, sample_weight, mask, *, reset, classes=None,
+                          scoring=False):
         out = super()._check_fit_inputs(X, y, task_ids, sample_weight, mask, reset=reset,
-                                        classes=classes)
+                                        classes=classes, scoring=scoring)
         targets, weight = out[1], out[2]
         if reset and classes is None:
             present = targets if weight is None else targets[weight > 0]
@@ -200,19 +204,6 @@ class RecurrentClassifier(ClassifierMixin, TransformerMixin, BaseRecurrentEstima
         -------
         score : float
         """
-        X3 = self._check_X_predict(X)
-        y, per_step = self._check_labels(y, X3, 3 if np.ndim(X) == 3 else 2)
-        n, T, _ = X3.shape
-        sw = check_sample_weight(sample_weight, n, np.float64)
-        mask = check_mask(mask, n, T, np.float64)
-        if mask is not None and not per_step:
-            raise ValueError("mask needs per-step labels y of shape (n_samples, n_timesteps)")
-        if per_step != self._seq2seq:
-            raise ValueError(
-                f"y of shape {np.shape(y)} does not match the label layout seen in fit "
-                f"({'per-step' if self._seq2seq else 'per-sequence'})")
-        encoded = np.searchsorted(self.classes_, y)
-        ok = encoded < len(self.classes_)
-        ok[ok] = self.classes_[encoded[ok]] == y[ok]
-        encoded = np.where(ok, encoded, -1)
-        return self._score_arrays(X3, encoded, self._combine_weights(sw, mask, self._seq2seq, T))
+        X3, target, weight, _, _ = self._check_fit_inputs(X, y, None, sample_weight, mask,
+                                                          reset=False, scoring=True)
+        return self._score_arrays(X3, target, weight)

@@ -8,12 +8,8 @@ from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_array
 
 from kpflow_sk.estimators._base import BaseRecurrentEstimator
-from kpflow_sk.estimators._loss import check_loss_mask, reduce_loss
-from kpflow_sk.estimators._validation import (
-    check_fits_dtype,
-    check_n_samples,
-    check_sample_weight,
-)
+from kpflow_sk.estimators._loss import reduce_loss
+from kpflow_sk.estimators._validation import check_fits_dtype, check_n_samples
 
 __all__ = ["RecurrentRegressor"]
 
@@ -201,7 +197,7 @@ class RecurrentRegressor(RegressorMixin, TransformerMixin, BaseRecurrentEstimato
         tags.target_tags.multi_output = True
         return tags
 
-    def _validate_targets(self, y, X3, x_ndim, *, reset, classes=None):
+    def _validate_targets(self, y, X3, x_ndim, *, reset, classes=None, scoring=False):
         n, T, _ = X3.shape
         y = check_array(y, dtype="numeric", ensure_2d=False, allow_nd=True,
                         ensure_min_samples=0, input_name="y")
@@ -295,16 +291,6 @@ class RecurrentRegressor(RegressorMixin, TransformerMixin, BaseRecurrentEstimato
         -------
         score : float
         """
-        X3 = self._check_X_predict(X)
-        target, seq2seq = self._validate_targets(y, X3, None, reset=False)
-        n, T, _ = X3.shape
-        sw = check_sample_weight(sample_weight, n, np.float64)
-        mask = check_loss_mask(mask, n, T, target.shape[2] if target.ndim == 3 else None,
-                               np.float64)
-        if mask is not None and not seq2seq:
-            raise ValueError("mask needs sequence-to-sequence targets (3-D y)")
-        if seq2seq != self._seq2seq:
-            raise ValueError(
-                f"y of shape {np.shape(y)} does not match the target layout seen in fit "
-                f"({'sequence-to-sequence' if self._seq2seq else 'sequence-to-one'})")
-        return self._score_arrays(X3, target, self._combine_weights(sw, mask, self._seq2seq, T))
+        X3, target, weight, _, _ = self._check_fit_inputs(X, y, None, sample_weight, mask,
+                                                          reset=False, scoring=True)
+        return self._score_arrays(X3, target, weight)

@@ -9,7 +9,6 @@ convert an object to a number, as scikit-learn does).
 from __future__ import annotations
 
 import math
-import os
 import re
 from numbers import Integral, Real
 
@@ -19,7 +18,9 @@ from sklearn.utils._param_validation import Interval, InvalidParameterError
 from sklearn.utils.validation import _check_feature_names, _check_sample_weight, check_array
 
 from kpflow_sk.cells import get_cell
+from kpflow_sk.estimators._device import device_memory
 from kpflow_sk.estimators._module import FUSED_KERNELS
+from kpflow_sk.estimators._optimizers import OPTIMIZERS
 
 __all__ = ["check_X", "check_n_features", "check_sample_weight", "check_mask",
            "check_task_ids", "check_n_samples", "check_fits_dtype", "check_finite_output",
@@ -223,21 +224,29 @@ def check_finite_output(out, X3, what="output"):
         "dtype='float64') so that the hidden states do not overflow.")
 
 
-def reject_bool_integers(estimator):
+def reject_bool_integers(params, constraints, owner):
     """``InvalidParameterError`` for True/False given to an integer parameter.
 
     scikit-learn's ``Interval(Integral, ...)`` accepts bools (``True`` is an ``Integral``),
     which would silently read ``hidden_size=True`` as 1.
+
+    Parameters
+    ----------
+    params : dict
+        Parameter values by name.
+    constraints : dict
+        Parameter constraints by name (``_parameter_constraints``).
+    owner : str
+        The estimator's class name, for the message.
     """
-    params = estimator.get_params(deep=False)
-    for name, constraints in estimator._parameter_constraints.items():
-        value = params.get(name)
+    for name, value in params.items():
         if not isinstance(value, (bool, np.bool_)):
             continue
-        ints = [c for c in constraints if isinstance(c, Interval) and c.type is Integral]
-        if ints and "boolean" not in constraints:
+        cons = constraints.get(name, ())
+        ints = [c for c in cons if isinstance(c, Interval) and c.type is Integral]
+        if ints and "boolean" not in cons:
             raise InvalidParameterError(
-                f"The {name!r} parameter of {type(estimator).__name__} must be an int "
+                f"The {name!r} parameter of {owner} must be an int "
                 f"({ints[0]}), not a bool. Got {value!r} instead.")
 
 
@@ -245,23 +254,6 @@ def describe_cell(cell):
     """How messages name a cell: ``'gru'`` for a built-in, ``MyCell (a user cell)``."""
     name = getattr(type(cell), "name", None)
     return repr(name) if name else f"{type(cell).__name__} (a user cell)"
-
-
-def _device_memory(device):
-    """Total memory of ``device`` in bytes (the smaller of RAM and the cgroup limit)."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        return int(torch.cuda.get_device_properties(device).total_memory)
-    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
-        try:
-            with open(path) as f:
-                limit = f.read().strip()
-            if limit.isdigit():
-                total = min(total, int(limit))
-        except OSError:
-            pass
-    return int(total)
 
 
 def _gib(nbytes):
@@ -282,6 +274,8 @@ def check_network_size(cell, n_outputs, batch_size, n_timesteps, dtype, device, 
     n_outputs, batch_size, n_timesteps : int
     dtype : torch.dtype
     device : torch.device
+    optimizer : str
+        A key of :data:`~kpflow_sk.estimators.OPTIMIZERS` (its state counts).
     memory : int or None
         Bytes available (default: the device's total memory).
     """
@@ -289,9 +283,9 @@ def check_network_size(cell, n_outputs, batch_size, n_timesteps, dtype, device, 
     n_params = sum(math.prod(s) for s in cell.parameter_shapes().values())
     n_params += H * n_outputs + n_outputs
     itemsize = torch.empty((), dtype=dtype).element_size()
-    copies = 4 if optimizer == "adam" else 2
+    copies = 2 + OPTIMIZERS[optimizer].n_state   # parameters, gradients, optimizer state
     need = (n_params * copies + batch_size * n_timesteps * H) * itemsize
-    memory = _device_memory(device) if memory is None else int(memory)
+    memory = device_memory(device) if memory is None else int(memory)
     if need > memory:
         raise ValueError(
             f"hidden_size={H} needs at least {_gib(need)} to train ({n_params:.3g} "

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kpflow_sk.estimators import _persistence
+from kpflow_sk.estimators import save_estimator, write_tensors
 from kpflow_sk.zoo import _recipe, _store
 from kpflow_sk.zoo._manifest import MANIFEST, write_manifest
 
@@ -107,14 +107,14 @@ def write_model(root, recipe, estimator, checkpoints, metrics, probe, seconds):
     _clear_artifacts(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / _store.RECIPE).write_text(_recipe.dumps(recipe))
-    _persistence.save_estimator(folder / _store.WEIGHTS, estimator,
+    save_estimator(folder / _store.WEIGHTS, estimator,
                           extra_tensors={"probe.X": torch.from_numpy(probe["X"]),
                                          "probe.y_pred": torch.from_numpy(probe["y_pred"])},
                           extra_meta={"name": name})
     ck_info = None
     if checkpoints:
         tensors, meta = _checkpoint_tensors(checkpoints)
-        _persistence.write_tensors(folder / _store.CHECKPOINTS, tensors, meta)
+        write_tensors(folder / _store.CHECKPOINTS, tensors, meta)
         ck_info = meta
     card = {
         "name": name,

@@ -1,12 +1,11 @@
-"""The zoo's file format: re-exported from :mod:`kpflow_sk.estimators._persistence`.
+"""The zoo's file format: re-exported from :mod:`kpflow_sk.estimators` (its public names).
 
 The zoo, ``kpflow-sk fit`` and ``est.save`` share one safetensors + JSON format; its code lives
 with the estimators (public as ``est.save(path)`` / ``kpflow_sk.load(path)``).
 """
 
-from kpflow_sk.estimators._persistence import (  # noqa: F401
+from kpflow_sk.estimators import (  # noqa: F401
     ESTIMATORS,
-    FORMAT,
     decode_state,
     encode_state,
     estimator_class,
@@ -17,6 +16,7 @@ from kpflow_sk.estimators._persistence import (  # noqa: F401
     save_estimator,
     write_tensors,
 )
+from kpflow_sk.estimators import MODEL_FORMAT as FORMAT  # noqa: F401
 
 __all__ = ["ESTIMATORS", "FORMAT", "estimator_class", "encode_state", "decode_state",
            "save_estimator", "load_estimator", "restore_estimator", "read_bytes",

@@ -37,7 +37,7 @@ import time
 import numpy as np
 import torch
 
-from kpflow_sk.estimators._persistence import estimator_class
+from kpflow_sk.estimators import estimator_class
 
 __all__ = ["check_recipe", "make_dataset", "make_estimator", "train", "evaluate"]
 

@@ -8,7 +8,7 @@ One model is a folder ``zoo/NAME/`` with
 
 - ``recipe.json``: how to retrain it (see :mod:`kpflow_sk.zoo._recipe`);
 - ``weights.safetensors``: the fitted estimator's state (see
-  :mod:`kpflow_sk.estimators._persistence`) and
+  :func:`kpflow_sk.estimators.save_estimator`) and
   a probe batch with the predictions recorded at build time;
 - ``checkpoints.safetensors`` (some models): network weights at regular iterations of training;
 - ``card.json`` / ``card.md``: the measured numbers (test score, collapse dim, ...);
@@ -22,7 +22,8 @@ import os
 from collections import namedtuple
 from pathlib import Path
 
-from kpflow_sk.estimators import _persistence
+from kpflow_sk.estimators import load as load_model_file
+from kpflow_sk.estimators import load_estimator, read_bytes
 from kpflow_sk.zoo import _pin
 from kpflow_sk.zoo._manifest import (
     MANIFEST,
@@ -171,9 +172,9 @@ def card(name, root=None):
 
 def _read_weights(root, name, entries):
     source = f"{name}/{WEIGHTS}"
-    meta, tensors = _persistence.read_bytes(read_verified(root, name, WEIGHTS, entries),
+    meta, tensors = read_bytes(read_verified(root, name, WEIGHTS, entries),
                                             source)
-    return _persistence.load_estimator(meta, tensors, source)
+    return load_estimator(meta, tensors, source)
 
 
 def probe(name, root=None):
@@ -237,7 +238,7 @@ def load(name, checkpoints=False, *, root=None):
         if checkpoints:
             raise ValueError("checkpoints=True needs a zoo model name; a model file "
                              f"({str(name)!r}) holds one estimator")
-        return _persistence.load(name)
+        return load_model_file(name)
     root = _root(root)
     _check_name(name, root)
     entries = verified_model_manifest(root, name)
@@ -250,7 +251,7 @@ def load(name, checkpoints=False, *, root=None):
         raise ValueError(f"zoo model {name!r} has no checkpoint trajectory; models with one: "
                          f"{with_ckpt}")
     source = f"{name}/{CHECKPOINTS}"
-    meta, ck_tensors = _persistence.read_bytes(
+    meta, ck_tensors = read_bytes(
         read_verified(root, name, CHECKPOINTS, entries), source)
     try:
         iterations = [int(i) for i in meta["iterations"]]
@@ -260,11 +261,11 @@ def load(name, checkpoints=False, *, root=None):
     if len(iterations) != len(losses):
         raise ValueError(f"{source}: {len(iterations)} iterations but {len(losses)} losses")
     weights_source = f"{name}/{WEIGHTS}"
-    wmeta, wtensors = _persistence.read_bytes(read_verified(root, name, WEIGHTS, entries),
+    wmeta, wtensors = read_bytes(read_verified(root, name, WEIGHTS, entries),
                                         weights_source)
     out = []
     for k, (it, loss) in enumerate(zip(iterations, losses)):
-        est, _ = _persistence.load_estimator(wmeta, wtensors, weights_source)
+        est, _ = load_estimator(wmeta, wtensors, weights_source)
         prefix = f"{k:03d}."
         sd = {key[len(prefix):]: v for key, v in ck_tensors.items() if key.startswith(prefix)}
         try:
