@@ -13,11 +13,13 @@ from sklearn.utils.validation import check_array
 
 from kpflow_sk.estimators._base import BaseRecurrentEstimator
 from kpflow_sk.estimators._loss import reduce_loss
+from kpflow_sk.estimators._persistence import register_estimator
 from kpflow_sk.estimators._validation import check_n_samples
 
 __all__ = ["RecurrentClassifier"]
 
 
+@register_estimator
 class RecurrentClassifier(ClassifierMixin, TransformerMixin, BaseRecurrentEstimator):
     """Recurrent network classifier with KPFlow analysis of its training.
 

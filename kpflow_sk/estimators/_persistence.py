@@ -11,7 +11,9 @@ the network's state dict, the analysis batch) is split into
 
 Only plain data types are accepted on save (anything else raises ``TypeError``), so loading
 never imports or calls anything named by the file: the estimator class comes from the fixed
-:data:`ESTIMATORS` list and is restored through its own ``__setstate__``.
+:data:`ESTIMATORS` list (each class registers itself with :func:`register_estimator` where it
+is defined, so this module imports no estimator) and is restored through its own
+``__setstate__``.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ import torch
 from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 
-__all__ = ["ESTIMATORS", "FORMAT", "estimator_class", "encode_state", "decode_state",
-           "save_estimator", "load_estimator", "restore_estimator", "read_bytes",
-           "write_tensors", "save", "load"]
+__all__ = ["ESTIMATORS", "FORMAT", "register_estimator", "estimator_class", "encode_state",
+           "decode_state", "estimator_state", "save_estimator", "load_estimator",
+           "restore_estimator", "read_bytes", "write_tensors", "save", "load"]
 
 #: Format tag written in every file's metadata (bumped when the layout changes). The name
 #: is historical (the zoo used the format first); every model file carries it.
@@ -43,16 +45,25 @@ _META_KEY = "kpflow_sk"
 
 #: Estimator classes a zoo file may name (nothing else is ever instantiated on load).
 ESTIMATORS = ("RecurrentRegressor", "RecurrentClassifier")
+_CLASSES = {}       # name -> class, filled by register_estimator
+
+
+def register_estimator(cls):
+    """Class decorator: ``cls`` (whose name must be in :data:`ESTIMATORS`) is what a model
+    file naming it restores."""
+    if cls.__name__ not in ESTIMATORS:
+        raise ValueError(f"{cls.__name__} is not one of the estimators a model file may name "
+                         f"({list(ESTIMATORS)})")
+    _CLASSES[cls.__name__] = cls
+    return cls
 
 
 def estimator_class(name):
-    """The class registered as ``name`` in :data:`ESTIMATORS` (imported lazily: torch)."""
-    from kpflow_sk import estimators
-
+    """The class registered as ``name`` in :data:`ESTIMATORS`."""
     if name not in ESTIMATORS:
         raise ValueError(f"unknown estimator class {name!r}; a zoo file may only name one of "
                          f"{list(ESTIMATORS)}")
-    return getattr(estimators, name)
+    return _CLASSES[name]
 
 
 # ---------------------------------------------------------------------------------- encoding

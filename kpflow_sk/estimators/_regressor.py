@@ -9,11 +9,13 @@ from sklearn.utils.validation import check_array
 
 from kpflow_sk.estimators._base import BaseRecurrentEstimator
 from kpflow_sk.estimators._loss import reduce_loss
+from kpflow_sk.estimators._persistence import register_estimator
 from kpflow_sk.estimators._validation import check_fits_dtype, check_n_samples
 
 __all__ = ["RecurrentRegressor"]
 
 
+@register_estimator
 class RecurrentRegressor(RegressorMixin, TransformerMixin, BaseRecurrentEstimator):
     """Recurrent network regressor with KPFlow analysis of its training.
 
