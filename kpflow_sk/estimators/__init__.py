@@ -16,7 +16,7 @@ line), the optimizer registry (:data:`OPTIMIZERS`), device and thread handling
 from kpflow_sk.estimators._base import BaseRecurrentEstimator
 from kpflow_sk.estimators._callbacks import Callback, StopTraining
 from kpflow_sk.estimators._classifier import RecurrentClassifier
-from kpflow_sk.estimators._device import resolve_device, torch_threads
+from kpflow_sk.estimators._device import resolve_device, state_to_cpu, torch_threads
 from kpflow_sk.estimators._module import (
     FusedRecurrentNetwork,
     RecurrentNetwork,
@@ -49,7 +49,7 @@ from kpflow_sk.estimators._stopping import DivergenceWarning, PlateauWarning
 __all__ = ["BaseRecurrentEstimator", "RecurrentRegressor", "RecurrentClassifier",
            "RecurrentNetwork", "FusedRecurrentNetwork", "UnrolledRecurrentNetwork",
            "Callback", "StopTraining", "DivergenceWarning", "PlateauWarning",
-           "torch_threads", "resolve_device",
+           "torch_threads", "resolve_device", "state_to_cpu",
            "PARAMETERS", "EstimatorParameter", "estimator_parameters", "check_params",
            "OPTIMIZERS", "OptimizerSpec",
            "ESTIMATORS", "MODEL_FORMAT", "estimator_class", "encode_state", "decode_state",

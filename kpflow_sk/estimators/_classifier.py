@@ -206,6 +206,4 @@ class RecurrentClassifier(ClassifierMixin, TransformerMixin, BaseRecurrentEstima
         -------
         score : float
         """
-        X3, target, weight, _, _ = self._check_fit_inputs(X, y, None, sample_weight, mask,
-                                                          reset=False, scoring=True)
-        return self._score_arrays(X3, target, weight)
+        return self._score(X, y, sample_weight, mask)

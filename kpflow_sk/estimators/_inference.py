@@ -1,5 +1,5 @@
 """Inference of a recurrent estimator: the forward pass to where the loss lives (``infer``),
-chunked evaluation on NumPy inputs and ``transform`` (the hidden trajectories)."""
+chunked evaluation on NumPy inputs, ``transform`` (the hidden trajectories) and ``score``."""
 
 from __future__ import annotations
 
@@ -69,6 +69,13 @@ class InferenceMixin:
         """
         X3 = self._check_X_predict(X)
         return self._forward_numpy(X3, "hidden")
+
+    def _score(self, X, y, sample_weight, mask):
+        """``score`` of the subclasses: their ``_score_arrays`` (R^2, accuracy) on inputs
+        checked by the one input check of fit (``_check_fit_inputs(..., scoring=True)``)."""
+        X3, target, weight, _, _ = self._check_fit_inputs(X, y, None, sample_weight, mask,
+                                                          reset=False, scoring=True)
+        return self._score_arrays(X3, target, weight)
 
     def set_output(self, *, transform=None):
         """Accepted so that ``Pipeline.set_output`` works with these estimators last; the

@@ -293,6 +293,4 @@ class RecurrentRegressor(RegressorMixin, TransformerMixin, BaseRecurrentEstimato
         -------
         score : float
         """
-        X3, target, weight, _, _ = self._check_fit_inputs(X, y, None, sample_weight, mask,
-                                                          reset=False, scoring=True)
-        return self._score_arrays(X3, target, weight)
+        return self._score(X, y, sample_weight, mask)

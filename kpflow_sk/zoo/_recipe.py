@@ -35,9 +35,8 @@ import json
 import time
 
 import numpy as np
-import torch
 
-from kpflow_sk.estimators import estimator_class
+from kpflow_sk.estimators import estimator_class, state_to_cpu, torch_threads
 
 __all__ = ["check_recipe", "make_dataset", "make_estimator", "train", "evaluate"]
 
@@ -100,10 +99,6 @@ def _fit_kwargs(recipe, bunch):
             "task_ids": bunch.task_ids if f.get("task_ids") else None}
 
 
-def _state_dict_cpu(est):
-    return {k: v.detach().to("cpu").clone() for k, v in est.module_.state_dict().items()}
-
-
 def train(recipe, verbose=False):
     """Train a recipe's model from scratch.
 
@@ -126,12 +121,9 @@ def train(recipe, verbose=False):
     threads = recipe["training"].get("threads")
     every = recipe["training"].get("checkpoint_every")
     max_iter = int(est.get_params()["max_iter"])
-    old_threads = torch.get_num_threads()
     checkpoints = []
     start = time.perf_counter()
-    try:
-        if threads:
-            torch.set_num_threads(int(threads))
+    with torch_threads(int(threads) if threads else None):
         with warnings.catch_warnings():
             # a fixed iteration budget is the recipe; "not converged" is expected, not news
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -143,15 +135,13 @@ def train(recipe, verbose=False):
                     est.fit(bunch.X, bunch.y, **kw)
                     checkpoints.append({"iteration": int(est.n_iter_),
                                         "loss": float(est.loss_curve_[-1]),
-                                        "state_dict": _state_dict_cpu(est)})
+                                        "state_dict": state_to_cpu(est.module_.state_dict())})
                     if verbose:
                         print(f"  iteration {est.n_iter_}: loss {est.loss_curve_[-1]:.5f}",
                               flush=True)
                 # the stored model carries the recipe's own parameters
                 est.set_params(max_iter=max_iter, warm_start=recipe["estimator"]["params"].get(
                     "warm_start", False))
-    finally:
-        torch.set_num_threads(old_threads)
     return est, checkpoints, time.perf_counter() - start
 
 
@@ -177,17 +167,12 @@ def evaluate(est, recipe, threads=None):
         ``X`` (the probe batch) and ``y_pred`` (the model's predictions on it).
     """
     test = make_dataset(recipe, "test")
-    old_threads = torch.get_num_threads()
-    try:
-        if threads:
-            torch.set_num_threads(int(threads))
+    with torch_threads(int(threads) if threads else None):
         scores = task_scores(est, test)
         r2 = float(est.score(test.X, test.y, mask=test.mask))
         collapse = float(est.collapse_dim_)
         probe = make_dataset(recipe, "probe")
         probe_pred = est.predict(probe.X)
-    finally:
-        torch.set_num_threads(old_threads)
     metrics = {
         "test_score": float(np.mean(list(scores.values()))),
         "task_scores": scores,
