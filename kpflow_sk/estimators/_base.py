@@ -143,12 +143,13 @@ class BaseRecurrentEstimator(DynamicsMixin, KPFlowMixin, StateMixin, InferenceMi
                              type(self).__name__)
 
     # ================================================================== subclass hooks
-    def _validate_targets(self, y, X3, x_ndim, *, reset, classes=None):
+    def _validate_targets(self, y, X3, x_ndim, *, reset, classes=None, scoring=False):
         """Check ``y`` against ``X`` (n, T, d); return ``(targets, seq2seq)``.
 
         ``targets`` is an ndarray in the form :meth:`get_loss` takes; ``seq2seq`` says
         whether the loss lives at every step (True) or at the last step only (False).
-        Sets ``n_outputs_`` (and ``classes_``) when ``reset``.
+        Sets ``n_outputs_`` (and ``classes_``) when ``reset``. ``scoring`` (``score``) may
+        accept targets that training refuses (the classifier's labels unseen in fit).
         """
         raise NotImplementedError
 

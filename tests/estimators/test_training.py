@@ -194,3 +194,53 @@ def test_callback_reading_analysis_does_not_leave_a_stale_cache():
     plain = RecurrentRegressor(**{**KW, "max_iter": 3, "learning_rate": 5e-2}).fit(X, y)
     assert len(set(seen)) == 3              # recomputed each epoch
     assert est.collapse_dim_ == plain.collapse_dim_ == seen[-1]
+
+
+def test_train_step_get_loss_and_initialize_optimizer_are_the_steps_fit_uses():
+    """skorch's steps: a subclass changing one of them changes what fit does."""
+    import torch
+
+    X, y = seq_data(n=12, T=4)
+    calls = {"train_step": 0, "get_loss": 0}
+
+    class Custom(RecurrentRegressor):
+        def initialize_optimizer(self):
+            return torch.optim.SGD(self.module_.parameters(), lr=self.learning_rate,
+                                   momentum=0.9)
+
+        def train_step(self, X, target, weight):
+            calls["train_step"] += 1
+            return super().train_step(X, target, weight)
+
+        def get_loss(self, output, target, weight=None):
+            calls["get_loss"] += 1
+            return super().get_loss(output, target, weight)
+
+    est = Custom(**{**KW, "batch_size": 5, "max_iter": 3}).fit(X, y)
+    assert calls["train_step"] == 3 * 3                 # ceil(12 / 5) batches x 3 epochs
+    assert calls["get_loss"] >= calls["train_step"]     # (+ the plateau / analysis losses)
+    assert type(est._optimizer) is torch.optim.SGD      # although optimizer="adam"
+    assert est._optimizer.param_groups[0]["momentum"] == 0.9
+    assert est._optimizer.state                         # it took the steps (momentum buffers)
+    adam = RecurrentRegressor(**{**KW, "batch_size": 5, "max_iter": 3}).fit(X, y)
+    assert est.loss_curve_ != adam.loss_curve_
+
+
+def test_update_no_improvement_count_drives_the_plateau_stop():
+    X, y = seq_data(n=12, T=4)
+    kw = {**KW, "max_iter": 8, "tol": 1e3, "n_iter_no_change": 1}  # nothing improves by 1e3
+    plain = RecurrentRegressor(**kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PlateauWarning)
+        plain.fit(X, y)
+    assert plain.stop_reason_ == "plateau" and plain.n_iter_ == 3   # epoch 1 beats inf
+
+    class Patient(RecurrentRegressor):
+        def _update_no_improvement_count(self, loss, score=None):
+            super()._update_no_improvement_count(loss, score)
+            self._no_improvement_count = 0          # never counts an epoch as stale
+            return False
+
+    patient = Patient(**kw).fit(X, y)
+    assert patient.stop_reason_ == "max_iter" and patient.n_iter_ == 8
+    assert patient.best_loss_ == min(patient.loss_curve_)
