@@ -26,6 +26,8 @@ class RecurrentRegressor(RegressorMixin, TransformerMixin, BaseRecurrentEstimato
 
     Parameters
     ----------
+    (Defaults, constraints and one-line help: :data:`~kpflow_sk.estimators.PARAMETERS`.)
+
     cell : {"gru", "rnn", "leaky_rnn", "node"} or Cell subclass, default="gru"
         The recurrent cell. ``gru`` and ``rnn`` train with PyTorch's fused ``nn.GRU`` /
         ``nn.RNN`` kernel (cuDNN on a GPU); other cells are unrolled step by step.
@@ -66,6 +68,7 @@ class RecurrentRegressor(RegressorMixin, TransformerMixin, BaseRecurrentEstimato
         KPFlow analysis are unchanged (the operators differentiate the forward solve
         exactly). Ignored by fused cells (``True``) / refused for them (``"continuous"``).
     optimizer : {"adam", "sgd"}, default="adam"
+        A key of :data:`~kpflow_sk.estimators.OPTIMIZERS` (``torch.optim.Adam`` / ``SGD``).
     learning_rate : float, default=1e-2
         Step size of the optimizer. The training defaults (``learning_rate``,
         ``batch_size``, ``tol``, ``n_iter_no_change``) were chosen by measurement on the
