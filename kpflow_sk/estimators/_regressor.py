@@ -22,12 +22,11 @@ class RecurrentRegressor(RegressorMixin, TransformerMixin, BaseRecurrentEstimato
     A cell ``z_t = F(z_{t-1}, x_t; theta)`` (``z_0 = 0``) and a linear readout
     ``y_t = W_out z_t + b_out``, trained on the (weighted) mean squared error. After fit,
     :attr:`kp_decompose_` describes how gradient descent moves the hidden trajectories
-    (the math and conventions: ``docs/conventions.md``).
+    (the math and conventions: ``docs/conventions.md``). The parameters' defaults,
+    constraints and one-line help are the table :data:`~kpflow_sk.estimators.PARAMETERS`.
 
     Parameters
     ----------
-    (Defaults, constraints and one-line help: :data:`~kpflow_sk.estimators.PARAMETERS`.)
-
     cell : {"gru", "rnn", "leaky_rnn", "node"} or Cell subclass, default="gru"
         The recurrent cell. ``gru`` and ``rnn`` train with PyTorch's fused ``nn.GRU`` /
         ``nn.RNN`` kernel (cuDNN on a GPU); other cells are unrolled step by step.
