@@ -10,7 +10,7 @@ import torch
 
 from kpflow_sk.linalg._accuracy import check_accuracy, jackknife_stderr, t_quantile
 from kpflow_sk.linalg._checks import EXACT_MAX_DIM, check_choice, check_exact, check_int
-from kpflow_sk.linalg._dense import basis_block
+from kpflow_sk.linalg._operator import basis_block
 from kpflow_sk.linalg._random import check_generator, rademacher
 from kpflow_sk.linalg._results import AxisReduction
 from kpflow_sk.linalg._views import SymmetricView, block_columns
