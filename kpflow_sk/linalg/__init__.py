@@ -35,7 +35,6 @@ from kpflow_sk.linalg._operator import (
     ComposedOperator,
     GramOperator,
     LinearOperator,
-    basis_block,
 )
 from kpflow_sk.linalg._random import check_generator
 from kpflow_sk.linalg._rank import RANK_METHODS, effective_rank, participation_ratio, var95_rank
@@ -53,7 +52,7 @@ from kpflow_sk.linalg._trace import SKETCHES, frobenius_norm, hutchpp_trace, tra
 
 __all__ = [
     "LinearOperator", "ComposedOperator", "AdjointOperator", "GramOperator",
-    "DenseOperator", "ProtocolOperator", "as_operator", "dense_matrix", "basis_block",
+    "DenseOperator", "ProtocolOperator", "as_operator", "dense_matrix",
     "check_generator",
     "hutchpp_trace", "trace_of_square", "frobenius_norm",
     "alignment", "cosine",

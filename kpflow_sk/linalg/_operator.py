@@ -192,7 +192,7 @@ class LinearOperator:
 
     def gram(self):
         """``A A*`` as a :class:`GramOperator` with root ``A`` (self-adjoint, PSD)."""
-        return GramOperator(self, name=f"{self.name} {self.name}*")
+        return GramOperator(self)
 
     # -- export
     def to_dense(self, chunk=256):

@@ -29,8 +29,9 @@ def block_columns(n, minimum=1, maximum=256):
 class Counter:
     """Applications one estimate spent: how far its operators' counters moved since it began.
 
-    ``n`` is the growth of every tracked operator's ``n_applications`` (an operator and its
-    adjoint view share one counter and are counted once).
+    ``n`` is the growth of every tracked operator's ``n_applications`` since it was tracked
+    (an operator and its adjoint view share one counter, tracked once). Not meant for an
+    operator that other threads apply at the same time (their probes would count too).
     """
 
     def __init__(self):
