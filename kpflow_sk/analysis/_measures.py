@@ -14,8 +14,8 @@ from kpflow_sk.analysis._conventions import (
     resolve_ncomp,
 )
 
-__all__ = ["compute_rank", "mean_spectrum", "task_updates", "task_alignment", "rank_table",
-           "AXES", "REDUCTIONS", "METHODS"]
+__all__ = ["compute_rank", "linalg_keywords", "mean_spectrum", "task_updates",
+           "task_alignment", "rank_table", "AXES", "REDUCTIONS", "METHODS"]
 
 #: Where a rank is measured: the whole trajectory space (None) or one of linalg's axes.
 AXES = (None, *linalg.AXES)
@@ -24,7 +24,7 @@ REDUCTIONS = tuple(linalg.REDUCTIONS)
 METHODS = tuple(linalg.RANK_METHODS)
 
 
-def _keywords(D, n_applications, block_size=None, rtol=None, max_applications=None):
+def linalg_keywords(D, n_applications, block_size=None, rtol=None, max_applications=None):
     """Keywords of a randomized linalg call: seed, budget or tolerance, cap.
 
     A budget (``n_applications``, else the decomposition's ``n_probes``) without ``rtol``
@@ -56,7 +56,7 @@ def compute_rank(D, name, axis, reduce, method, convention, ncomp, n_application
                                     "mean", float(np.clip(lam, 0, None).sum()))
     A = D.factor(name, convention, smaller_side=axis is None)
     return linalg.effective_rank(A, method=method, axis=axis, reduce=reduce, gram=True,
-                                 exact=exact, **_keywords(D, n_applications, block_size, rtol,
+                                 exact=exact, **linalg_keywords(D, n_applications, block_size, rtol,
                                                           max_applications))
 
 
