@@ -13,7 +13,6 @@ from kpflow_sk.analysis._measures import (
     METHODS,
     REDUCTIONS,
     compute_rank,
-    linalg_keywords,
     mean_spectrum,
     rank_table,
     task_alignment,
@@ -177,13 +176,9 @@ class KPDecomposition:
             A = A.T
         return A
 
-    # (former private names, kept for callers outside analysis, e.g. _cli/report.py; new
-    # code uses factor() and collapse_dim(return_result=True))
     def _measured(self, name, whole_space):
+        # (the former private name, kept for tests/linalg/test_kp_operators.py; use factor())
         return self.factor(name, smaller_side=whole_space)
-
-    def _kw(self, n_applications, block_size=None, rtol=None, max_applications=None):
-        return linalg_keywords(self, n_applications, block_size, rtol, max_applications)
 
     def mean_gram_eigenvalues(self, name, axis, convention="reference"):
         """Eigenvalues (descending, float64) of the operator ``convention`` measures for
