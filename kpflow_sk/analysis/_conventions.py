@@ -26,7 +26,7 @@ import numbers
 import numpy as np
 
 __all__ = ["CONVENTIONS", "FIGURE_NCOMP", "FIGURE_LEVEL", "figure_rank", "check_convention",
-           "resolve_ncomp"]
+           "resolve_measure", "resolve_ncomp"]
 
 #: convention name -> what it measures (for tables and error messages).
 CONVENTIONS = {
@@ -50,6 +50,39 @@ def check_convention(convention):
         raise ValueError(f"unknown convention {convention!r}; valid choices: "
                          f"{sorted(CONVENTIONS)}")
     return convention
+
+
+def resolve_measure(convention, axis, reduce, method, ncomp):
+    """``(reduce, method)`` of a measure under ``convention``; a ValueError on a clash.
+
+    ``"default"``: ``reduce`` (None: ``"trace"``) and ``method`` (None: ``"pr"``) as asked.
+    ``"reference"`` and ``"figure"`` fix both: ``"mean"``, and ``"pr"`` or ``"figure"``.
+
+    Examples
+    --------
+    >>> resolve_measure("default", None, None, None, None)
+    ('trace', 'pr')
+    >>> resolve_measure("figure", "time", None, None, 20)
+    ('mean', 'figure')
+    """
+    check_convention(convention)
+    if convention == "default":
+        if ncomp is not None:
+            raise ValueError("ncomp is a parameter of convention='figure' only")
+        return ("trace" if reduce is None else reduce), ("pr" if method is None else method)
+    if reduce not in (None, "mean"):
+        raise ValueError(f"convention={convention!r} compresses with reduce='mean' (as the "
+                         f"reference code does); got reduce={reduce!r}")
+    want = "pr" if convention == "reference" else "figure"
+    if method not in (None, want):
+        raise ValueError(f"convention={convention!r} defines its own number "
+                         f"(method={want!r}); got method={method!r}")
+    if convention == "figure" and axis is None:
+        raise ValueError("convention='figure' measures one axis (the paper's figure is the "
+                         "time axis): pass axis='time'")
+    if convention == "reference" and ncomp is not None:
+        raise ValueError("ncomp is a parameter of convention='figure' only")
+    return "mean", want
 
 
 def resolve_ncomp(ncomp, name, n):

@@ -7,11 +7,16 @@ import torch
 
 from kpflow_sk import linalg
 from kpflow_sk.analysis._collapse import collapse_dim
-from kpflow_sk.analysis._conventions import (
-    CONVENTIONS,
-    check_convention,
-    figure_rank,
-    resolve_ncomp,
+from kpflow_sk.analysis._conventions import resolve_measure
+from kpflow_sk.analysis._measures import (
+    AXES,
+    METHODS,
+    REDUCTIONS,
+    compute_rank,
+    mean_spectrum,
+    rank_table,
+    task_alignment,
+    task_updates,
 )
 from kpflow_sk.operators import Trajectory, kp_operators
 
@@ -26,9 +31,6 @@ MEASURED_OPERATORS = {
     "Theta": "hidden-state NTK Theta = P K P*",
     "J": "parameter Jacobian J, measured through its Gram J J* (= K)",
 }
-AXES = (None, "trial", "time", "hidden")
-REDUCTIONS = ("trace", "mean")
-METHODS = ("pr", "var95")
 
 
 class KPDecomposition:
@@ -71,7 +73,9 @@ class KPDecomposition:
     X, Z, err, adjoint, dz : Tensor of shape (B, T, .)
         ``adjoint = P* err`` (the BPTT gradient dL/dZ through the recurrence) and
         ``dz = - Theta err`` (the hidden-trajectory velocity under gradient flow).
-    J, K, P, Pinv, Theta, PPt : TrajectoryOperator
+    J, P, Pinv : kpflow_sk.operators.TrajectoryOperator
+    K, Theta, PPt : kpflow_sk.linalg.GramOperator
+        Each knows its root: ``K.root`` is J, ``Theta.root`` is P J, ``PPt.root`` is P.
     trajectory : Trajectory
 
     Examples
@@ -153,85 +157,41 @@ class KPDecomposition:
             raise ValueError(f"unknown operator {name!r}; valid choices: {sorted(self._ops)}")
         return self._ops[name]
 
-    def _measured(self, name, whole_space):
-        """The factor A with G = A A* for a measured operator (the smaller side for axis=None)."""
-        if name not in MEASURED_OPERATORS:
-            raise ValueError(f"unknown operator {name!r}; valid choices: "
-                             f"{sorted(MEASURED_OPERATORS)}")
-        ops = self._ops
-        A = {"K": ops["J"], "J": ops["J"], "P": ops["P"], "PPt": ops["P"],
-             "Theta": ops["Theta"].PJ}[name]
-        if whole_space and np.prod(A.in_shape) < np.prod(A.out_shape):
-            # A A* and A* A share their nonzero spectrum: measure on the smaller space
-            A = A.T
-        return A
+    def factor(self, name, convention="default", *, smaller_side=False):
+        """The operator A whose Gram ``A A*`` a convention measures for ``name``.
 
-    def _factor(self, name, convention, whole_space):
-        """The A whose Gram ``A A*`` a convention measures for the operator ``name``.
-
-        ``"default"``: K, P P*, Theta themselves (A = J, P, P J). ``"reference"`` and
-        ``"figure"``: the Gram of the named operator itself (K^2, P P*, Theta^2).
+        ``"default"``: K, P P*, Theta themselves, each a Gram that knows its root (J, P,
+        P J); P and J are measured through their own Gram, so A is P or J. ``"reference"``
+        and ``"figure"``: the Gram of the named operator itself (K^2, P P*, Theta^2), A is
+        the operator. ``smaller_side``: ``A*`` when A has fewer inputs than outputs (``A A*``
+        and ``A* A`` share their nonzero spectrum; whole-space measures use the smaller).
         """
-        if convention == "default":
-            return self._measured(name, whole_space)
         if name not in MEASURED_OPERATORS:
             raise ValueError(f"unknown operator {name!r}; valid choices: "
                              f"{sorted(MEASURED_OPERATORS)}")
         A = self._ops[name]
-        if whole_space and np.prod(A.in_shape) < np.prod(A.out_shape):
+        if convention == "default" and isinstance(A, linalg.GramOperator):
+            A = A.root
+        if smaller_side and np.prod(A.in_shape) < np.prod(A.out_shape):
             A = A.T
         return A
 
-    @staticmethod
-    def _resolve(convention, axis, reduce, method, ncomp):
-        """``(reduce, method)`` of a measure under ``convention``; ValueError on a clash."""
-        check_convention(convention)
-        if convention == "default":
-            if ncomp is not None:
-                raise ValueError("ncomp is a parameter of convention='figure' only")
-            return ("trace" if reduce is None else reduce), ("pr" if method is None else method)
-        if reduce not in (None, "mean"):
-            raise ValueError(f"convention={convention!r} compresses with reduce='mean' (as the "
-                             f"reference code does); got reduce={reduce!r}")
-        want = "pr" if convention == "reference" else "figure"
-        if method not in (None, want):
-            raise ValueError(f"convention={convention!r} defines its own number "
-                             f"(method={want!r}); got method={method!r}")
-        if convention == "figure" and axis is None:
-            raise ValueError("convention='figure' measures one axis (the paper's figure is the "
-                             "time axis): pass axis='time'")
-        if convention == "reference" and ncomp is not None:
-            raise ValueError("ncomp is a parameter of convention='figure' only")
-        return "mean", want
+    def _measured(self, name, whole_space):
+        # (the former private name, kept for tests/linalg/test_kp_operators.py; use factor())
+        return self.factor(name, smaller_side=whole_space)
 
-    def _mean_gram_eigenvalues(self, name, axis, convention="reference"):
+    def mean_gram_eigenvalues(self, name, axis, convention="reference"):
         """Eigenvalues (descending, float64) of the operator ``convention`` measures for
         ``name`` (``"default"``: K, P P*, Theta; else their Gram), compressed onto ``axis``
         with ``reduce="mean"`` (exact, so cached), and the AxisReduction."""
         kind = "default" if convention == "default" else "gram"
         key = (kind, name, axis)
         if key not in self._mean_grams:
-            red = linalg.reduce_to_axis(self._factor(name, convention, False), axis, "mean",
+            red = linalg.reduce_to_axis(self.factor(name, convention), axis, "mean",
                                         gram=True)
             lam = torch.linalg.eigvalsh(red.matrix.double()).flip(0).cpu().numpy()
             self._mean_grams[key] = (lam, red)
         return self._mean_grams[key]
-
-    def _kw(self, n_applications, block_size=None, rtol=None, max_applications=None):
-        """Keywords of a randomized linalg call: seed, budget or tolerance, cap.
-
-        A budget (``n_applications``, else the decomposition's ``n_probes``) without ``rtol``
-        is a fixed budget; otherwise the estimate adapts to ``rtol`` (default
-        ``linalg.DEFAULT_RTOL``, 2%) up to ``max_applications``.
-        """
-        kw = {"random_state": self.random_state, "rtol": rtol,
-              "max_applications": max_applications}
-        n = n_applications if n_applications is not None else self.n_probes
-        if n is not None:
-            kw["n_applications"] = n
-        if block_size is not None:
-            kw["block_size"] = block_size
-        return kw
 
     # ------------------------------------------------------------------ measures
     def effective_rank(self, name, axis=None, reduce=None, method=None, *,
@@ -285,33 +245,16 @@ class KPDecomposition:
             Calls with the same arguments return the same (cached) result: every estimate
             is seeded with ``random_state``.
         """
-        reduce, method = self._resolve(convention, axis, reduce, method, ncomp)
+        reduce, method = resolve_measure(convention, axis, reduce, method, ncomp)
         # the key of the measure as resolved (on the whole space no reduction applies)
         key = ("rank", name, axis, None if axis is None else reduce, method, convention,
                ncomp, rtol, max_applications, n_applications, exact, block_size)
         res = self._ranks.get(key)
         if res is None:
-            res = self._rank(name, axis, reduce, method, convention, ncomp, n_applications,
-                             exact, block_size, rtol, max_applications)
+            res = compute_rank(self, name, axis, reduce, method, convention, ncomp,
+                               n_applications, exact, block_size, rtol, max_applications)
             self._ranks[key] = res
         return res if return_result else float(res.value)
-
-    def _rank(self, name, axis, reduce, method, convention, ncomp, n_applications, exact,
-              block_size, rtol, max_applications):
-        if axis is not None and reduce == "mean":
-            # exact: one reduction serves every convention and method of this operator
-            lam, red = self._mean_gram_eigenvalues(name, axis, convention)
-            if method == "figure":
-                value = figure_rank(lam, resolve_ncomp(ncomp, name, lam.size))
-            else:
-                value = (linalg.participation_ratio(lam) if method == "pr" else
-                         linalg.var95_rank(lam)[0])
-            return linalg.EffectiveRank(value, method, red.n_applications, red.exact, red.axis,
-                                        "mean", float(np.clip(lam, 0, None).sum()))
-        A = self._factor(name, convention, axis is None)
-        return linalg.effective_rank(A, method=method, axis=axis, reduce=reduce, gram=True,
-                                     exact=exact, **self._kw(n_applications, block_size, rtol,
-                                                             max_applications))
 
     def spectrum(self, name, k=20, axis=None, reduce=None, *, convention="default",
                  rtol=None, max_applications=None, return_result=False):
@@ -334,22 +277,15 @@ class KPDecomposition:
         -------
         ndarray of shape (k,) or Spectrum
         """
-        reduce, _ = self._resolve(convention, axis, reduce, None, None)
+        reduce, _ = resolve_measure(convention, axis, reduce, None, None)
         if convention != "default" and axis is not None:
-            lam, red = self._mean_gram_eigenvalues(name, axis)
-            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not (
-                    1 <= k <= lam.size):
-                raise ValueError(f"k must be an int in [1, {lam.size}], got {k!r}")
-            values = np.array(lam[:k], dtype=np.float64)
-            values.setflags(write=False)
-            res = linalg.Spectrum(values, red.n_applications, red.exact, "dense", red.axis,
-                                  "mean")
+            res = mean_spectrum(self, name, k, axis)
         else:
             key = ("spectrum", name, k, axis, reduce, convention, rtol, max_applications)
             res = self._ranks.get(key)
             if res is None:
-                res = linalg.spectrum(self._factor(name, convention, axis is None), k=k,
-                                      axis=axis, reduce=reduce, gram=True,
+                A = self.factor(name, convention, smaller_side=axis is None)
+                res = linalg.spectrum(A, k=k, axis=axis, reduce=reduce, gram=True,
                                       random_state=self.random_state, rtol=rtol,
                                       max_applications=max_applications)
                 self._ranks[key] = res
@@ -386,37 +322,15 @@ class KPDecomposition:
         return collapse_dim(self, rtol=rtol, return_result=return_result)
 
     def task_updates(self):
-        """Per-task hidden-trajectory updates ``dz_j = - Theta err_j``.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_tasks,)
-            Sorted task labels.
-        dz : Tensor of shape (n_tasks, B, T, H)
-        """
-        if self.task_ids is None or self.err is None:
-            return None, None
-        labels = np.unique(self.task_ids)
-        masks = torch.as_tensor(self.task_ids[None, :] == labels[:, None],
-                                device=self.err.device)
-        E = self.err.unsqueeze(0) * masks[:, :, None, None].to(self.err.dtype)
-        dz = -(self.Theta @ E.movedim(0, -1)).movedim(-1, 0)
-        return labels, dz
+        """Per-task updates ``dz_j = - Theta err_j``: see :func:`task_updates`."""
+        return task_updates(self)
 
     def task_alignment(self):
         """``(n_tasks, n_tasks)`` cosines of the per-task updates ``dz_i`` and ``dz_j``.
 
         Ordered by sorted task label; None without task labels or without ``err``.
         """
-        labels, dz = self.task_updates()
-        if labels is None:
-            return None
-        flat = dz.reshape(len(labels), -1)
-        norms = flat.norm(dim=1).clamp_min(torch.finfo(flat.dtype).tiny)
-        cos = (flat @ flat.T) / (norms[:, None] * norms[None, :])
-        cos = 0.5 * (cos + cos.T)
-        cos.fill_diagonal_(1.0)
-        return cos.detach().cpu().numpy()
+        return task_alignment(self)
 
     def history_record(self):
         """The measured fields of a ``kp_history_`` record (see
@@ -453,39 +367,8 @@ class KPDecomposition:
             ``reduce`` is None on the whole space, ``ncomp`` None except for ``"figure"``.
             ``pandas.DataFrame(D.table())`` makes a table.
         """
-        if isinstance(convention, str):
-            conventions = tuple(CONVENTIONS) if convention == "all" else (convention,)
-        else:
-            conventions = tuple(convention)
-        T = self.trajectory.shape[1]
-        rows = []
-        for conv in conventions:
-            check_convention(conv)
-            for name in names:
-                for axis in axes:
-                    if conv == "default":
-                        combos = [(r, m) for r in ((None,) if axis is None else reductions)
-                                  for m in methods]
-                    elif conv == "reference":
-                        combos = [(None if axis is None else "mean", "pr")]
-                    else:
-                        combos = [("mean", "figure")] if axis == "time" else []
-                    for reduce, method in combos:
-                        nc = ncomp if conv == "figure" else None
-                        res = self.effective_rank(
-                            name, axis=axis, reduce=reduce or ("trace" if conv == "default"
-                                                               else None),
-                            method=method, convention=conv, ncomp=nc,
-                            rtol=None if conv != "default" else rtol, return_result=True)
-                        rows.append({
-                            "convention": conv, "operator": name, "axis": axis or "all",
-                            "reduce": reduce, "method": method, "rank": float(res.value),
-                            "stderr": float(res.stderr), "interval": tuple(res.interval),
-                            "n_applications": int(res.n_applications), "exact": res.exact,
-                            "converged": bool(res.converged), "hit_cap": bool(res.hit_cap),
-                            "bound": res.bound, "estimate": linalg.format_estimate(res),
-                            "ncomp": resolve_ncomp(nc, name, T) if conv == "figure" else None})
-        return rows
+        return rank_table(self, names, axes, reductions, methods, convention=convention,
+                          ncomp=ncomp, rtol=rtol)
 
     def summary(self):
         """The headline numbers: shapes, loss, collapse dim, ranks of K, P, Theta (in the

@@ -1,8 +1,10 @@
-"""The operator protocol for dense matrices, and the normaliser every routine starts with.
+"""Dense matrices as operators, and the normaliser every linalg routine starts with.
 
-Protocol (duck-typed; :mod:`kpflow_sk.operators` follows it): ``in_shape``, ``out_shape``
-(tuples), ``dtype``, ``device``, ``matmat(Q)`` with Q of shape ``(*in_shape, k)`` returning
-``(*out_shape, k)``, and ``rmatmat(R)``, the adjoint, ``(*out_shape, k) -> (*in_shape, k)``.
+:class:`DenseOperator` is the :class:`~kpflow_sk.linalg.LinearOperator` of a matrix on shaped
+spaces; :func:`as_operator` turns a tensor, an array or any duck-typed object with the
+protocol's attributes (``in_shape``, ``out_shape``, ``dtype``, ``device``, ``matmat`` and
+optionally ``rmatmat``) into a LinearOperator, so that every routine counts applications in
+one place (the operator's ``n_applications``).
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ import math
 import numpy as np
 import torch
 
-__all__ = ["DenseOperator", "as_operator", "dense_matrix"]
+from kpflow_sk.linalg._operator import LinearOperator
+
+__all__ = ["DenseOperator", "ProtocolOperator", "as_operator", "dense_matrix"]
 
 _PROTOCOL = ("in_shape", "out_shape", "dtype", "device", "matmat")
 
 
-class DenseOperator:
+class DenseOperator(LinearOperator):
     """A dense matrix seen as an operator between shaped spaces.
 
     Parameters
@@ -28,6 +32,8 @@ class DenseOperator:
         Shape of the input space, ``prod(in_shape) == n_in``; default ``(n_in,)``.
     out_shape : tuple of int, optional
         Shape of the output space, ``prod(out_shape) == n_out``; default ``(n_out,)``.
+    self_adjoint : bool, default=False
+        Declares the matrix Hermitian (not checked numerically): ``.T`` is the operator.
 
     Examples
     --------
@@ -35,74 +41,84 @@ class DenseOperator:
     >>> op = DenseOperator(torch.eye(6, dtype=torch.float64), (1, 2, 3), (1, 2, 3))
     >>> op.matmat(torch.ones(1, 2, 3, 4, dtype=torch.float64)).shape
     torch.Size([1, 2, 3, 4])
+    >>> op.n_applications
+    4
     """
 
-    def __init__(self, matrix, in_shape=None, out_shape=None):
+    name = "DenseOperator"
+
+    def __init__(self, matrix, in_shape=None, out_shape=None, *, self_adjoint=False):
         M = matrix if torch.is_tensor(matrix) else torch.as_tensor(np.asarray(matrix))
         if M.ndim != 2:
             raise ValueError(f"matrix must be 2-D (n_out, n_in), got shape {tuple(M.shape)}")
         if not (M.is_floating_point() or M.is_complex()):
             M = M.to(torch.get_default_dtype())
         n_out, n_in = M.shape
-        self.in_shape = _check_shape("in_shape", in_shape, n_in)
-        self.out_shape = _check_shape("out_shape", out_shape, n_out)
+        super().__init__(_check_shape("in_shape", in_shape, n_in),
+                         _check_shape("out_shape", out_shape, n_out), M.dtype, M.device,
+                         self_adjoint=self_adjoint)
         self.matrix = M
 
-    @property
-    def dtype(self):
-        return self.matrix.dtype
-
-    @property
-    def device(self):
-        return self.matrix.device
-
-    @property
-    def shape(self):
-        """Flat matrix shape ``(n_out, n_in)``."""
-        return tuple(self.matrix.shape)
-
-    def matmat(self, Q):
-        """Apply to k probes: ``(*in_shape, k) -> (*out_shape, k)``."""
-        Q = _check_probes(Q, self.in_shape, "matmat")
+    def _matmat(self, Q):
         k = Q.shape[-1]
         return (self.matrix @ Q.reshape(-1, k)).reshape(*self.out_shape, k)
 
-    def rmatmat(self, R):
-        """Apply the adjoint to k probes: ``(*out_shape, k) -> (*in_shape, k)``."""
-        R = _check_probes(R, self.out_shape, "rmatmat")
+    def _rmatmat(self, R):
         k = R.shape[-1]
         return (self.matrix.mH @ R.reshape(-1, k)).reshape(*self.in_shape, k)
 
-    @property
-    def T(self):
-        """The adjoint, as a DenseOperator."""
-        return DenseOperator(self.matrix.mH, self.out_shape, self.in_shape)
-
-    def to_dense(self):
-        """The matrix ``(n_out, n_in)``."""
+    def to_dense(self, chunk=256):
+        """The matrix ``(n_out, n_in)`` (no applications)."""
         return self.matrix
 
     def __repr__(self):
         return f"DenseOperator({self.in_shape} -> {self.out_shape}, {self.dtype})"
 
 
-def as_operator(x):
-    """Return ``x`` as an object following the operator protocol.
+class ProtocolOperator(LinearOperator):
+    """A duck-typed operator object (``matmat``, optionally ``rmatmat``) as a LinearOperator.
 
     Parameters
     ----------
-    x : protocol object, torch.Tensor or numpy.ndarray
-        A 2-D tensor or array becomes a :class:`DenseOperator` on flat vectors.
+    op : object
+        With ``in_shape``, ``out_shape``, ``dtype``, ``device`` and ``matmat``; its
+        ``rmatmat`` is the adjoint (a routine that needs it raises a TypeError without it).
+    """
+
+    def __init__(self, op):
+        super().__init__(op.in_shape, op.out_shape, op.dtype, op.device,
+                         name=getattr(op, "name", type(op).__name__))
+        self.op = op
+
+    def _matmat(self, Q):
+        return self.op.matmat(Q)
+
+    def _rmatmat(self, R):
+        if not hasattr(self.op, "rmatmat"):
+            raise TypeError(f"{self.name} has no rmatmat (adjoint), which this routine needs")
+        return self.op.rmatmat(R)
+
+
+def as_operator(x):
+    """Return ``x`` as a :class:`~kpflow_sk.linalg.LinearOperator`.
+
+    Parameters
+    ----------
+    x : LinearOperator, protocol object, torch.Tensor or numpy.ndarray
+        A 2-D tensor or array becomes a :class:`DenseOperator` on flat vectors; another
+        object with the protocol's attributes a :class:`ProtocolOperator`.
 
     Returns
     -------
-    op
-        ``x`` itself when it already follows the protocol.
+    LinearOperator
+        ``x`` itself when it is one.
     """
-    if all(hasattr(x, name) for name in _PROTOCOL):
+    if isinstance(x, LinearOperator):
         return x
     if torch.is_tensor(x) or isinstance(x, np.ndarray):
         return DenseOperator(x)
+    if all(hasattr(x, name) for name in _PROTOCOL):
+        return ProtocolOperator(x)
     missing = [name for name in _PROTOCOL if not hasattr(x, name)]
     raise TypeError(
         f"expected an operator (attributes {', '.join(_PROTOCOL)}, rmatmat), a torch tensor "
@@ -110,28 +126,12 @@ def as_operator(x):
 
 
 def dense_matrix(op, *, chunk=256):
-    """Materialise any protocol operator as its flat matrix ``(n_out, n_in)``.
+    """Materialise any operator as its flat matrix ``(n_out, n_in)``.
 
     Uses one probe per input basis vector (``prod(in_shape)`` applications), ``chunk`` per
-    call. For small operators and tests.
+    call (none for a :class:`DenseOperator`). For small operators and tests.
     """
-    op = as_operator(op)
-    if isinstance(op, DenseOperator):
-        return op.matrix
-    n_in = math.prod(op.in_shape)
-    cols = []
-    for start in range(0, n_in, chunk):
-        E = basis_block(n_in, start, min(chunk, n_in - start), op.dtype, op.device)
-        cols.append(op.matmat(E.reshape(*op.in_shape, -1)).reshape(-1, E.shape[1]))
-    return torch.cat(cols, dim=1)
-
-
-def basis_block(n, start, width, dtype, device):
-    """Columns ``start .. start+width`` of the n x n identity."""
-    E = torch.zeros(n, width, dtype=dtype, device=device)
-    idx = torch.arange(width, device=device)
-    E[idx + start, idx] = 1
-    return E
+    return as_operator(op).to_dense(chunk=chunk)
 
 
 def _check_shape(name, shape, size):
@@ -141,12 +141,3 @@ def _check_shape(name, shape, size):
     if math.prod(shape) != size:
         raise ValueError(f"{name} {shape} has {math.prod(shape)} entries, the matrix has {size}")
     return shape
-
-
-def _check_probes(Q, shape, where):
-    if not torch.is_tensor(Q):
-        Q = torch.as_tensor(np.asarray(Q))
-    if Q.ndim != len(shape) + 1 or tuple(Q.shape[:-1]) != tuple(shape):
-        raise ValueError(f"{where}: probes of shape {tuple(Q.shape)} do not fit; expected "
-                         f"{tuple(shape) + ('k',)} (k probes along the last axis)")
-    return Q

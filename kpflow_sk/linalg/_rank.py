@@ -9,16 +9,15 @@ import numpy as np
 
 from kpflow_sk.linalg._accuracy import (
     DEFAULT_MAX_APPLICATIONS,
-    DEFAULT_RTOL,
     check_accuracy,
     t_quantile,
 )
+from kpflow_sk.linalg._axis_measure import measure_on_axis
 from kpflow_sk.linalg._checks import EXACT_MAX_DIM, check_choice, check_exact, check_int
 from kpflow_sk.linalg._krylov import BlockKrylov, deflated_hutchinson, mean_sem
 from kpflow_sk.linalg._random import check_generator
-from kpflow_sk.linalg._reduce import REDUCTIONS, measure_on_axis
+from kpflow_sk.linalg._reduce import REDUCTIONS
 from kpflow_sk.linalg._results import EffectiveRank
-from kpflow_sk.linalg._spectrum import dense_eigenvalues
 from kpflow_sk.linalg._trace import (
     PR_FIRST_ROUND,
     adaptive_moments,
@@ -182,22 +181,18 @@ def effective_rank(op, *, method="pr", axis=None, reduce="trace", gram=False, ex
 
 def _axis_rank(op, method, axis, reduce, gram, exact, n_probes, rtol, max_applications,
                random_state):
-    def stat(matrix):
-        return _dense_rank(dense_eigenvalues(matrix).cpu().numpy(), method)
-
-    red, value, se, dof, hit = measure_on_axis(
-        op, axis, reduce, stat, gram=gram, exact=exact, n_probes=n_probes, rtol=rtol,
-        max_applications=max_applications, random_state=random_state)
-    value, se = float(value), float(se)
-    trace = float(np.clip(dense_eigenvalues(red.matrix).cpu().numpy(), 0, None).sum())
-    if red.exact:
+    m = measure_on_axis(op, axis, reduce, lambda lam: _dense_rank(lam, method), gram=gram,
+                        exact=exact, n_probes=n_probes, rtol=rtol,
+                        max_applications=max_applications, random_state=random_state)
+    red, value = m.reduction, float(m.value)
+    trace = float(np.clip(m.eigenvalues, 0, None).sum())
+    if m.exact:
         return EffectiveRank(value, method, red.n_applications, True, red.axis, reduce, trace)
-    hw = t_quantile(dof) * se
-    target = red.rtol if red.rtol is not None else DEFAULT_RTOL
-    converged = bool(np.isfinite(hw) and hw <= target * value)
+    se, hw = float(m.stderr), float(m.half_width)
+    converged = bool(np.isfinite(hw) and hw <= m.target * value)
     return EffectiveRank(value, method, red.n_applications, False, red.axis, reduce, trace,
                          se, (value - hw, value + hw), red.rtol, converged,
-                         bool(hit and not converged))
+                         bool(m.hit_cap and not converged))
 
 
 def _dense_rank(lam, method):

@@ -10,13 +10,14 @@ import torch
 
 from kpflow_sk.linalg._accuracy import check_accuracy, jackknife_stderr, t_quantile
 from kpflow_sk.linalg._checks import EXACT_MAX_DIM, check_choice, check_exact, check_int
-from kpflow_sk.linalg._dense import basis_block
+from kpflow_sk.linalg._operator import basis_block
 from kpflow_sk.linalg._random import check_generator, rademacher
 from kpflow_sk.linalg._results import AxisReduction
 from kpflow_sk.linalg._views import SymmetricView, block_columns
 
 __all__ = ["reduce_to_axis", "resolve_axis", "PartialTrace", "AXES", "REDUCTIONS",
-           "DEFAULT_N_PROBES", "DEFAULT_MAX_PROBES"]
+           "DEFAULT_N_PROBES", "DEFAULT_MAX_PROBES", "axis_setup", "grow", "exact_cost",
+           "exact_partial_trace", "axis_result", "fallback"]
 
 AXES = {"trial": 0, "time": 1, "hidden": 2}
 REDUCTIONS = ("trace", "mean")
@@ -206,7 +207,7 @@ def reduce_to_axis(op, axis, reduce="trace", *, gram=False, exact=None, n_probes
     n_probes = check_int("n_probes", n_probes, allow_none=True)
     check_int("block_width", block_width, allow_none=True)
     exact = check_exact(exact)
-    G, a, n_axis, M, acc = _axis_setup(op, axis, gram, n_probes, rtol, max_applications)
+    G, a, n_axis, M, acc = axis_setup(op, axis, gram, n_probes, rtol, max_applications)
     if reduce == "mean":
         R = compress_each(G, a, torch.ones(M, 1, dtype=G.dtype, device=G.device))[0] / M
         return AxisReduction((R + R.mT) / 2, a, reduce, G.counter.n, True, 1)
@@ -221,14 +222,14 @@ def reduce_to_axis(op, axis, reduce="trace", *, gram=False, exact=None, n_probes
     outcome = "met"
     if not acc.fixed:
         outcome = grow(pt, acc, lambda p: _frobenius_ratio(p, acc.target),
-                       _fallback(G, acc) if auto else None)
+                       fallback(G, acc) if auto else None)
     if outcome == "exact":
         R = exact_partial_trace(G, a, block_width)
         return AxisReduction(R, a, reduce, G.counter.n, True, M)
     return axis_result(pt, reduce, acc, outcome == "cap")
 
 
-def _fallback(G, acc):
+def fallback(G, acc):
     """Exact cost when the exact partial trace fits in the remaining cap, else None."""
     cost = exact_cost(G)
     return cost if G.counter.n + cost <= acc.cap else None
@@ -306,74 +307,7 @@ def compress_each(G, a, Z):
     return torch.einsum("ms,misj->sij", Z, W)
 
 
-def measure_on_axis(op, axis, reduce, stat, *, gram=False, exact=None, n_probes=None,
-                    rtol=None, max_applications=None, random_state=None, block_width=None,
-                    floor=0.0, bias_correct=True):
-    """A statistic of the reduced matrix, with its uncertainty and an adaptive budget.
-
-    ``stat(matrix) -> float or ndarray`` (a rank, the top eigenvalues). On a randomized
-    partial trace its value is jackknife bias-corrected (``bias_correct``; not for sorted
-    eigenvalues, whose leave-one-out values swap places between close neighbours) and its
-    standard error a jackknife over the probe groups (16, or one per probe when fewer),
-    and probes are
-    added until every entry's ~95% half-width ``t * se`` is at most
-    ``rtol * max(|value|, floor * max|value|)``, or the cap (parameters as in
-    :func:`reduce_to_axis`).
-
-    Returns
-    -------
-    (AxisReduction, value, stderr, dof, hit_cap)
-        ``value`` and ``stderr`` as ``stat`` returns them (stderr 0 and dof inf when exact).
-    """
-    check_choice("reduce", reduce, REDUCTIONS)
-    n_probes = check_int("n_probes", n_probes, allow_none=True)
-    exact = check_exact(exact)
-    G, a, n_axis, M, acc = _axis_setup(op, axis, gram, n_probes, rtol, max_applications)
-    if reduce == "mean" or exact or (exact is None and (exact_cost(G) <= acc.initial
-                                                        or G.n <= EXACT_MAX_DIM)):
-        red = reduce_to_axis(G.A.op, a, reduce, gram=gram, exact=True if reduce == "trace"
-                             else None, block_width=block_width)
-        # (the inner call counts its own applications: red.n_applications)
-        value = stat(red.matrix)
-        return red, value, np.zeros_like(np.asarray(value, dtype=np.float64)), math.inf, False
-    pt = PartialTrace(G, a, check_generator(random_state, G.device), block_width)
-    pt.add(max(1, acc.initial // n_axis))
-
-    def spread(p):
-        # Jackknife over the probe groups, bias-corrected: a nonlinear statistic of a noisy
-        # matrix is biased by O(1/probes) (noise inflates tr(G^2), spreads eigenvalues), and
-        # the correction g v - (g - 1) mean(v_loo) removes that order (for tr(G^2) exactly:
-        # it is then the U-statistic over distinct groups).
-        plain = np.asarray(stat(p.matrix()), dtype=np.float64)
-        loo = np.stack([np.asarray(stat(L), dtype=np.float64) for L in p.leave_one_out()])
-        g = p.n_groups
-        value = plain - (g - 1) * (loo.mean(0) - plain) if g > 1 and bias_correct else plain
-        return value, jackknife_stderr(loo), g - 1
-
-    def ratio(p):
-        value, se, dof = spread(p)
-        scale = np.maximum(np.abs(value), floor * np.max(np.abs(value)))
-        hw = t_quantile(dof) * np.atleast_1d(se)
-        scale = np.atleast_1d(scale)
-        if np.any(~np.isfinite(hw)):
-            return float("inf")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r = np.where(scale > 0, hw / (acc.target * scale), np.where(hw > 0, np.inf, 0.0))
-        return float(np.max(r)) if r.size else 0.0
-
-    outcome = "met" if acc.fixed else grow(pt, acc, ratio,
-                                           _fallback(G, acc) if exact is None else None)
-    if outcome == "exact":
-        R = exact_partial_trace(G, a, block_width)
-        red = AxisReduction(R, a, reduce, G.counter.n, True, M)
-        value = stat(R)
-        return red, value, np.zeros_like(np.asarray(value, dtype=np.float64)), math.inf, False
-    value, se, dof = spread(pt)
-    hit = outcome == "cap"
-    return axis_result(pt, reduce, acc, hit), value, se, dof, hit
-
-
-def _axis_setup(op, axis, gram, n_probes, rtol, max_applications):
+def axis_setup(op, axis, gram, n_probes, rtol, max_applications):
     """The view, axis index, axis size, size of the other axes and accuracy of an axis measure."""
     G = SymmetricView(op, gram)
     a = resolve_axis(axis, G.shape)

@@ -11,11 +11,12 @@ import math
 import numpy as np
 import torch
 
-from kpflow_sk.linalg._accuracy import DEFAULT_MAX_APPLICATIONS, check_accuracy, t_quantile
+from kpflow_sk.linalg._accuracy import DEFAULT_MAX_APPLICATIONS, check_accuracy
+from kpflow_sk.linalg._axis_measure import dense_eigenvalues, measure_on_axis
 from kpflow_sk.linalg._checks import EXACT_MAX_DIM, check_choice, check_exact, check_int
 from kpflow_sk.linalg._krylov import BlockKrylov, ritz_bounds
 from kpflow_sk.linalg._random import check_generator, gaussian
-from kpflow_sk.linalg._reduce import REDUCTIONS, measure_on_axis
+from kpflow_sk.linalg._reduce import REDUCTIONS
 from kpflow_sk.linalg._results import Spectrum, frozen_array
 from kpflow_sk.linalg._views import SymmetricView
 
@@ -25,11 +26,6 @@ __all__ = ["top_eigenvalues", "spectrum", "EIGEN_METHODS", "dense_eigenvalues",
 #: Eigenvalues below this fraction of the largest are judged, for the tolerance, against
 #: this fraction of the largest (their relative error would otherwise never settle).
 SPECTRUM_FLOOR = 1e-3
-
-
-def dense_eigenvalues(D):
-    """Eigenvalues of a dense symmetric matrix, descending, float64."""
-    return torch.linalg.eigvalsh(D.double()).flip(0)
 
 
 def _ratio(values, half_width, rtol):
@@ -327,21 +323,19 @@ def spectrum(op, k=20, *, axis=None, reduce="trace", gram=False, method="lanczos
     k = check_int("k", k)
     exact = check_exact(exact)
     if axis is not None:
-        def stat(matrix):
-            return dense_eigenvalues(matrix).cpu().numpy()[:k]
-
-        red, values, se, dof, hit = measure_on_axis(
-            op, axis, reduce, stat, gram=gram, exact=exact, n_probes=n_probes, rtol=rtol,
-            max_applications=max_applications, random_state=random_state,
-            floor=SPECTRUM_FLOOR, bias_correct=False)
-        if red.exact:
+        m = measure_on_axis(op, axis, reduce, lambda lam: lam[:k], gram=gram, exact=exact,
+                            n_probes=n_probes, rtol=rtol, max_applications=max_applications,
+                            random_state=random_state, floor=SPECTRUM_FLOOR,
+                            bias_correct=False)
+        red, values = m.reduction, m.value
+        if m.exact:
             return Spectrum(frozen_array(values), red.n_applications, True, "dense", red.axis,
                             reduce)
-        hw = t_quantile(dof) * se
         acc = check_accuracy(n_probes, rtol, None, 1)
         acc.rtol = red.rtol
-        return _spectrum_result(values, values - hw, values + hw, red.n_applications,
-                                "partial-trace", acc, hit, red.axis, reduce, errors=se)
+        return _spectrum_result(values, values - m.half_width, values + m.half_width,
+                                red.n_applications, "partial-trace", acc, m.hit_cap, red.axis,
+                                reduce, errors=m.stderr)
     G = SymmetricView(op, gram)
     k = min(k, G.n)
     if exact is None:

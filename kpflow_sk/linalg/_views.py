@@ -1,8 +1,9 @@
 """Operators seen as flat matrices, with an honest count of the probe vectors pushed through.
 
 Every routine works on these views: ``FlatView`` (A as an ``(n_out, n_in)`` matrix) and
-``SymmetricView`` (``G = A`` for a self-adjoint A, or ``G = A A*``). Both count every column
-that reaches ``op.matmat`` / ``op.rmatmat`` in a shared :class:`Counter`.
+``SymmetricView`` (``G = A`` for a self-adjoint A, or ``G = A A*``). The count is the
+operators' own (:attr:`LinearOperator.n_applications`, one counter per operator and its
+adjoint); a :class:`Counter` reads how much it grew during one estimate.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import math
 
 import torch
 
-from kpflow_sk.linalg._dense import as_operator, basis_block
+from kpflow_sk.linalg._dense import as_operator
+from kpflow_sk.linalg._operator import basis_block
 
 __all__ = ["Counter", "FlatView", "SymmetricView", "block_columns"]
 
@@ -25,10 +27,24 @@ def block_columns(n, minimum=1, maximum=256):
 
 
 class Counter:
-    """Number of probe vectors applied so far (a plain int: counting never syncs a device)."""
+    """Applications one estimate spent: how far its operators' counters moved since it began.
+
+    ``n`` is the growth of every tracked operator's ``n_applications`` since it was tracked
+    (an operator and its adjoint view share one counter, tracked once). Not meant for an
+    operator that other threads apply at the same time (their probes would count too).
+    """
 
     def __init__(self):
-        self.n = 0
+        self._start = {}
+
+    def track(self, op):
+        """Start counting ``op``'s applications (a LinearOperator)."""
+        tally = op._tally
+        self._start.setdefault(id(tally), (tally, tally.n))
+
+    @property
+    def n(self):
+        return sum(tally.n - start for tally, start in self._start.values())
 
 
 class FlatView:
@@ -38,6 +54,7 @@ class FlatView:
         self.op = as_operator(op)
         self.name = name
         self.counter = counter if counter is not None else Counter()
+        self.counter.track(self.op)
         self.in_shape = tuple(int(s) for s in self.op.in_shape)
         self.out_shape = tuple(int(s) for s in self.op.out_shape)
         self.n_in, self.n_out = math.prod(self.in_shape), math.prod(self.out_shape)
@@ -48,19 +65,11 @@ class FlatView:
 
     def mm(self, X):
         """``A X`` for X of shape ``(n_in, k)``."""
-        k = X.shape[1]
-        self.counter.n += k
-        Y = self.op.matmat(X.reshape(*self.in_shape, k))
-        return _flat(Y, self.out_shape, k, f"{self.name}.matmat")
+        return self.op.matmat(X.reshape(*self.in_shape, X.shape[1])).reshape(self.n_out, -1)
 
     def rmm(self, Y):
         """``A* Y`` for Y of shape ``(n_out, k)``."""
-        if not hasattr(self.op, "rmatmat"):
-            raise TypeError(f"{self.name} has no rmatmat (adjoint), which this routine needs")
-        k = Y.shape[1]
-        self.counter.n += k
-        X = self.op.rmatmat(Y.reshape(*self.out_shape, k))
-        return _flat(X, self.in_shape, k, f"{self.name}.rmatmat")
+        return self.op.rmatmat(Y.reshape(*self.out_shape, Y.shape[1])).reshape(self.n_in, -1)
 
     def dense(self):
         """The flat matrix, by the cheaper side: ``min(n_in, n_out)`` applications."""
@@ -145,10 +154,3 @@ def _columns(apply, n_in, n_out, dtype, device):
         w = min(width, n_in - start)
         out[:, start:start + w] = apply(basis_block(n_in, start, w, dtype, device))
     return out
-
-
-def _flat(Y, shape, k, where):
-    if tuple(Y.shape) != tuple(shape) + (k,):
-        raise ValueError(f"{where} returned shape {tuple(Y.shape)}, expected "
-                         f"{tuple(shape) + (k,)}")
-    return Y.reshape(-1, k)

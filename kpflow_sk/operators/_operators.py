@@ -1,10 +1,15 @@
-"""The KPFlow operators (docs/conventions.md s. 2): J, K = J J*, P, P*, P^-1 and Theta = P K P*."""
+"""The KPFlow operators (docs/conventions.md s. 2): J, K = J J*, P, P*, P^-1 and Theta = P K P*.
+
+K, Theta and P P* are :class:`kpflow_sk.linalg.GramOperator` s: each knows its root (J,
+P J, P), so a measure asks ``op.root`` for the factor of its Gram.
+"""
 
 from __future__ import annotations
 
 import torch
 
-from kpflow_sk.operators._base import ComposedOperator, TrajectoryOperator
+from kpflow_sk.linalg import GramOperator
+from kpflow_sk.operators._base import TrajectoryOperator
 from kpflow_sk.operators._trajectory import Trajectory
 
 __all__ = [
@@ -23,24 +28,23 @@ class ParameterJacobian(TrajectoryOperator):
     name = "J"
 
     def __init__(self, traj: Trajectory):
-        super().__init__((traj.parameter_space.size,), traj.shape, traj.dtype, traj.device)
-        self.traj = traj
+        super().__init__(traj, in_shape=(traj.parameter_space.size,))
 
-    def _apply(self, V):
-        return self.traj.param_jvp(V)
+    def _matmat(self, Q):
+        return self.traj.param_jvp(Q.mT).movedim(0, -1)
 
-    def _rapply(self, U):
-        return self.traj.param_vjp(U)
+    def _rmatmat(self, R):
+        return self.traj.param_vjp(R.movedim(-1, 0)).mT
 
 
-class ParameterOperator(ComposedOperator):
-    """``K = J J*`` on trajectory space: self-adjoint, PSD, summed over (b, t).
+class ParameterOperator(GramOperator):
+    """``K = J J*`` on trajectory space: self-adjoint, PSD, summed over (b, t); root ``J``.
 
     Kernel block between (b, t) and (b', t'): ``dF_bt/dtheta dF_b't'/dtheta^T``.
     """
 
     def __init__(self, J: ParameterJacobian):
-        super().__init__(J, J.T, name="K")
+        super().__init__(J, name="K")
         self.J = J
 
     @property
@@ -49,13 +53,11 @@ class ParameterOperator(ComposedOperator):
         ``AffineParameterLinearization.kernel_apply``) instead of through J and J*."""
         return getattr(self.J.traj.parameter_linearization, "structured_kernel", False)
 
-    def _apply(self, V):
+    def _matmat(self, Q):
         if self.structured:
-            return self.J.traj.parameter_linearization.kernel_apply(V)
-        return super()._apply(V)
-
-    def _rapply(self, U):
-        return self._apply(U)
+            lin = self.J.traj.parameter_linearization
+            return lin.kernel_apply(Q.movedim(-1, 0)).movedim(0, -1)
+        return super()._matmat(Q)
 
     def axis_mean(self, axis, square=False):
         """Exact mean compression of K (``square=False``) or K^2 onto axis 0, 1 or 2, or None
@@ -63,10 +65,6 @@ class ParameterOperator(ComposedOperator):
         if not self.structured or (square and axis != 2):
             return None
         return self.J.traj.parameter_linearization.kernel_axis_mean(axis, square)
-
-    @property
-    def T(self):
-        return self
 
 
 class Propagator(TrajectoryOperator):
@@ -77,15 +75,13 @@ class Propagator(TrajectoryOperator):
 
     name = "P"
 
-    def __init__(self, traj: Trajectory):
-        super().__init__(traj.shape, traj.shape, traj.dtype, traj.device)
-        self.traj = traj
+    def _matmat(self, Q):
+        lin = self.traj.state_linearization(Q.shape[-1])
+        return lin.propagate(Q.movedim(-1, 0)).movedim(0, -1)
 
-    def _apply(self, V):
-        return self.traj.state_linearization(V.shape[0]).propagate(V)
-
-    def _rapply(self, U):
-        return self.traj.state_linearization(U.shape[0]).propagate(U, adjoint=True)
+    def _rmatmat(self, R):
+        lin = self.traj.state_linearization(R.shape[-1])
+        return lin.propagate(R.movedim(-1, 0), adjoint=True).movedim(0, -1)
 
 
 class InversePropagator(TrajectoryOperator):
@@ -93,43 +89,40 @@ class InversePropagator(TrajectoryOperator):
 
     name = "P^-1"
 
-    def __init__(self, traj: Trajectory):
-        super().__init__(traj.shape, traj.shape, traj.dtype, traj.device)
-        self.traj = traj
-
-    def _apply(self, V):
+    def _matmat(self, Q):
+        V = Q.movedim(-1, 0)
         lin = self.traj.state_linearization(V.shape[0])
         shifted = torch.zeros_like(V)
         shifted[:, :, 1:] = V[:, :, :-1]
-        return V - lin.jvp(shifted)
+        return (V - lin.jvp(shifted)).movedim(0, -1)
 
-    def _rapply(self, U):
+    def _rmatmat(self, R):
         # (P^-1)* u = u_t - A_{t+1}^T u_{t+1}
+        U = R.movedim(-1, 0)
         lin = self.traj.state_linearization(U.shape[0])
         g = lin.vjp(U)
         out = U.clone()
         out[:, :, :-1] -= g[:, :, 1:]
-        return out
+        return out.movedim(0, -1)
 
 
-class HiddenNTK(ComposedOperator):
-    """``Theta = P K P* = (P J)(P J)*``, the hidden-state NTK of the unrolled network."""
+class HiddenNTK(GramOperator):
+    """``Theta = P K P* = (P J)(P J)*``, the hidden-state NTK of the unrolled network; root
+    ``P J`` (``dZ/dtheta``), applied as ``P K P*`` (with a structured K this skips parameter
+    space altogether)."""
 
     def __init__(self, P: Propagator, J: ParameterJacobian, K: ParameterOperator = None):
-        self.PJ = ComposedOperator(P, J, name="P J")
-        super().__init__(self.PJ, self.PJ.T, name="Theta")
+        super().__init__(P @ J, name="Theta")
+        self.root.name = "P J"
         self.P, self.K = P, (K if K is not None else ParameterOperator(J))
 
-    def _apply(self, V):
-        # P K P*: with a structured K this skips parameter space altogether
-        return self.P._apply(self.K._apply(self.P._rapply(V)))
-
-    def _rapply(self, U):
-        return self._apply(U)
-
     @property
-    def T(self):
-        return self
+    def PJ(self):
+        """The root ``P J`` (the paper's name for it)."""
+        return self.root
+
+    def _matmat(self, Q):
+        return self.P._matmat(self.K._matmat(self.P._rmatmat(Q)))
 
 
 def kp_operators(traj: Trajectory) -> dict:
@@ -138,4 +131,4 @@ def kp_operators(traj: Trajectory) -> dict:
     P = Propagator(traj)
     K = ParameterOperator(J)
     return {"J": J, "K": K, "P": P, "Pinv": InversePropagator(traj),
-            "Theta": HiddenNTK(P, J, K), "PPt": ComposedOperator(P, P.T, name="P P*")}
+            "Theta": HiddenNTK(P, J, K), "PPt": GramOperator(P, name="P P*")}

@@ -119,3 +119,27 @@ def test_bad_input():
         Dec.effective_rank("Q")
     with pytest.raises(ValueError, match="X contains NaN"):
         KPDecomposition(cell, params, X * float("nan"))
+
+
+def test_factor_asks_the_operator_for_its_root():
+    *_, Dec = _setup("gru")
+    # "default": K, P P*, Theta are Grams; their measure goes through the root
+    assert Dec.factor("K") is Dec.J and Dec.factor("PPt") is Dec.P
+    assert Dec.factor("Theta") is Dec.Theta.root and Dec.factor("P") is Dec.P
+    # the whole-space measure takes the smaller side: J itself while n_params > B T H ...
+    assert Dec.J.in_shape[0] == 96 > B * T * H
+    assert Dec.factor("K", smaller_side=True) is Dec.J
+    # ... and J* on 10 trials (B T H = 200 > 96)
+    cell = get_cell("gru", D, H)
+    big = KPDecomposition(cell, cell.init_params(torch.Generator().manual_seed(1),
+                                                 dtype=torch.float64),
+                          torch.randn(10, T, D, dtype=torch.float64))
+    side = big.factor("K", smaller_side=True)
+    assert side.T is big.J and side.in_shape == (10, T, H)
+    assert big.factor("Theta", smaller_side=True).T is big.Theta.root
+    # "reference" / "figure": the Gram of the operator itself (K^2, Theta^2)
+    assert Dec.factor("Theta", "reference") is Dec.Theta
+    G = Dec.factor("Theta").to_dense()
+    assert _rel(Dec.Theta.to_dense(), G @ G.T) < 1e-12
+    with pytest.raises(ValueError, match="unknown operator 'Pinv'"):
+        Dec.factor("Pinv")

@@ -5,7 +5,7 @@ import pytest
 import torch
 from linalg_helpers import ShapedOperator
 
-from kpflow_sk.linalg import DenseOperator, as_operator, dense_matrix
+from kpflow_sk.linalg import DenseOperator, LinearOperator, as_operator, dense_matrix
 
 
 def test_dense_operator_matmat_rmatmat_shapes():
@@ -23,6 +23,7 @@ def test_dense_operator_matmat_rmatmat_shapes():
     assert op.T.in_shape == (3, 2) and op.T.out_shape == (2, 3, 2)
     torch.testing.assert_close(op.T.to_dense(), M.T)
     assert op.shape == (6, 12) and op.dtype == torch.float64
+    assert isinstance(op, LinearOperator) and op.n_applications == 5 + 4 + 6  # .T: 6 probes
 
 
 def test_dense_operator_defaults_and_numpy():
@@ -51,9 +52,12 @@ def test_dense_operator_rejects_non_matrix_and_bad_probes():
         op.rmatmat(torch.zeros(4))
 
 
-def test_as_operator_passes_protocol_objects_through():
+def test_as_operator_wraps_protocol_objects_and_passes_operators_through():
     shaped = ShapedOperator(torch.eye(4, dtype=torch.float64), (2, 2), (2, 2))
-    assert as_operator(shaped) is shaped
+    wrapped = as_operator(shaped)
+    assert isinstance(wrapped, LinearOperator) and wrapped.in_shape == (2, 2)
+    assert wrapped.matmat(torch.ones(2, 2, 3, dtype=torch.float64)).shape == (2, 2, 3)
+    assert shaped.columns == wrapped.n_applications == 3
     dense = DenseOperator(torch.eye(2))
     assert as_operator(dense) is dense
     with pytest.raises(TypeError, match="matmat"):
