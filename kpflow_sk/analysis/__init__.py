@@ -15,6 +15,7 @@ from kpflow_sk.analysis._grouping import (
     onset,
     trajectory_grouping,
 )
+from kpflow_sk.analysis._network import network_decomposition
 from kpflow_sk.analysis._tracking import (
     HISTORY_FIELDS,
     HISTORY_LABELS,
@@ -22,7 +23,6 @@ from kpflow_sk.analysis._tracking import (
     SUMMARY_FIELDS,
     TABLE_FIELDS,
     analysis_batch,
-    network_decomposition,
     select_analysis_trials,
     snapshot,
 )
