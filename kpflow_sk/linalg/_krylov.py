@@ -10,8 +10,7 @@ import torch
 
 from kpflow_sk.linalg._random import gaussian, rademacher
 
-__all__ = ["BlockKrylov", "deflated_hutchinson", "nystrom_eigenvalues", "rsvd_eigenvalues",
-           "orthonormalize"]
+__all__ = ["BlockKrylov", "deflated_hutchinson", "orthonormalize"]
 
 # Below this many entries a block is orthonormalised by Householder QR (cheap at that size,
 # and the most robust); above, by Cholesky QR (see :func:`orthonormalize`).
@@ -231,47 +230,3 @@ def mean_sem(x):
     n = x.shape[0]
     sem = x.std() / n**0.5 if n > 1 else torch.full_like(x[0], float("nan"))
     return x.mean(), sem
-
-
-def nystrom_eigenvalues(G, rank, n_power_iter, generator):
-    """Eigenvalues of the Nystrom approximation of a PSD G from ``rank`` probes.
-
-    Sketch ``X = orth(G^q Omega)`` (subspace iteration, re-orthonormalised every step), then
-    the stabilised Nystrom approximation ``G X (X^T G X)^+ X^T G`` (Tropp, Yurtsever, Udell,
-    Cevher 2017, Alg. 3, with a shift ``nu`` of machine size). Costs
-    ``(n_power_iter + 1) * rank * G.cost`` applications.
-
-    Returns a float64 tensor of ``rank`` values, descending.
-    """
-    X, _ = torch.linalg.qr(gaussian((G.n, rank), generator, G.dtype, G.device))
-    for _ in range(n_power_iter):
-        X, _ = torch.linalg.qr(G.mm(X))
-    Y = G.mm(X).double()
-    X = X.double()
-    nu = torch.finfo(G.dtype).eps * Y.norm() * G.n**0.5
-    Y = Y + nu * X
-    core = X.mT @ Y
-    core = (core + core.mT) / 2
-    L, info = torch.linalg.cholesky_ex(core)
-    B = torch.linalg.solve_triangular(L, Y.mT, upper=False).mT  # Y L^{-T}
-    values = torch.linalg.svdvals(B).square() - nu
-    if int(info) != 0:  # not PSD to working precision: fall back to Rayleigh-Ritz
-        values = torch.linalg.eigvalsh(core - nu * torch.eye(rank, dtype=core.dtype,
-                                                              device=core.device)).flip(0)
-    return values.clamp_min(0)
-
-
-def rsvd_eigenvalues(A, rank, n_power_iter, generator):
-    """Squared singular values of A (eigenvalues of ``A A*``) by a randomized SVD.
-
-    ``Y = (A A*)^q A Omega`` with re-orthonormalisation, then the singular values of
-    ``A* orth(Y)`` (Halko, Martinsson, Tropp 2011, Alg. 4.4 + 5.1). Costs
-    ``(2 n_power_iter + 2) * rank`` applications of A or A*.
-    """
-    Y = A.mm(gaussian((A.n_in, rank), generator, A.dtype, A.device))
-    for _ in range(n_power_iter):
-        Q, _ = torch.linalg.qr(Y)
-        Z, _ = torch.linalg.qr(A.rmm(Q))
-        Y = A.mm(Z)
-    Q, _ = torch.linalg.qr(Y)
-    return torch.linalg.svdvals(A.rmm(Q).double()).square()
