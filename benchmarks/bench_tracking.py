@@ -13,6 +13,7 @@ Usage::
 
     python benchmarks/bench_tracking.py --out benchmarks/results_tracking.json
     python benchmarks/bench_tracking.py --n-samples 1000 --epochs 100   # shorter, not the target
+    python benchmarks/bench_tracking.py --epochs 3 --project 200         # components only
 """
 
 from __future__ import annotations
@@ -87,6 +88,10 @@ def main(argv=None):
     ap.add_argument("--batch-size", type=int, default=500)
     ap.add_argument("--epochs", type=int, default=200)
     ap.add_argument("--track-every", type=int, default=50)
+    ap.add_argument("--project", type=int, default=None, metavar="EPOCHS",
+                    help="skip the tracked fit: time --epochs untracked epochs and one snapshot "
+                         "and print the overhead they project for a fit of EPOCHS epochs "
+                         "(a projection, not the two-fit measurement)")
     ap.add_argument("--out", help="write the results here as JSON (only on an idle machine)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -104,6 +109,15 @@ def main(argv=None):
     print(f"  one snapshot of the fitted network: {snap_s:.1f} s", flush=True)
     for k, v in parts.items():
         print(f"    {k:32s} {v:.2f} s" if isinstance(v, float) else f"    {k:32s} {v}")
+    if args.project:
+        n_proj = args.project // args.track_every + 1   # epochs 0, every, 2 every, ...
+        extra = n_proj * snap_s / (args.project * t_off / args.epochs)
+        print(f"\nPROJECTION (not the two-fit measurement): {args.project} epochs at "
+              f"{t_off / args.epochs:.2f} s/epoch and {n_proj} snapshots of {snap_s:.1f} s "
+              f"(this network's, after {args.epochs} epochs): overhead {extra:+.1%} "
+              f"(target <= {TARGET:.0%})")
+        print(f"load average after: {load():.2f}")
+        return 0
     t_on, est_on = fit(X, y, args, args.track_every)
     n_snap = len(est_on.kp_history_)
     extra = t_on / t_off - 1

@@ -82,7 +82,7 @@ def estimator_params(args, **fixed):
     ``--threads`` becomes ``n_threads`` when given. An unknown ``--param`` key is a
     ``UsageError`` (exit 2); values are validated by whoever builds the estimator.
     """
-    from kpflow_sk.estimators import RecurrentRegressor
+    from kpflow_sk.estimators import estimator_parameters
 
     params = {opt.param: getattr(args, opt.dest) for opt in ESTIMATOR_OPTIONS
               if hasattr(args, opt.dest)}
@@ -90,7 +90,7 @@ def estimator_params(args, **fixed):
         params["n_threads"] = args.threads
     params.update(fixed)
     extra = dict(getattr(args, "param", []))
-    unknown = sorted(set(extra) - set(RecurrentRegressor().get_params()))
+    unknown = sorted(set(extra) - set(estimator_parameters()))
     if unknown:
         raise UsageError(f"--param: unknown RecurrentRegressor parameter(s) {unknown}")
     params.update(extra)

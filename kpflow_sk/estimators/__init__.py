@@ -1,9 +1,9 @@
 """scikit-learn estimators that train recurrent networks and expose their KPFlow analysis.
 
-Besides the estimators: their parameter table (:data:`PARAMETERS`, read by the command
-line), the optimizer registry (:data:`OPTIMIZERS`), device and thread handling
-(:func:`torch_threads`, :func:`resolve_device`) and the model-file format that ``est.save``,
-:func:`load`, ``kpflow-sk fit`` and the zoo share (:func:`save_estimator`,
+Besides the estimators: their parameter table (:data:`PARAMETERS`; the command line checks
+``--param`` names against it), the optimizer registry (:data:`OPTIMIZERS`), device and
+thread handling (:func:`torch_threads`, :func:`resolve_device`) and the model-file format
+that ``est.save``, :func:`load`, ``kpflow-sk fit`` and the zoo share (:func:`save_estimator`,
 :func:`load_estimator`, :func:`read_bytes`, :func:`write_tensors`, ...).
 
 >>> from kpflow_sk.estimators import RecurrentRegressor, RecurrentClassifier

@@ -3,9 +3,10 @@
 :data:`PARAMETERS` lists each parameter of
 :class:`~kpflow_sk.estimators.RecurrentRegressor` (and ``RecurrentClassifier``) with its
 default, its scikit-learn constraints and a one-line help. The estimators' ``__init__``
-signature, their ``_parameter_constraints`` and the command line (``kpflow-sk fit --help``)
-read it; a test checks the signature against it. The full documentation of each parameter is
-the ``Parameters`` section of ``RecurrentRegressor``.
+signature and their ``_parameter_constraints`` read it (a test checks the signature against
+it); the command line checks ``--param`` names against it (its flag table, ``_cli/options.py``,
+keeps smaller defaults and does not import torch for ``--help``). The full documentation of
+each parameter is the ``Parameters`` section of ``RecurrentRegressor``.
 
 >>> from kpflow_sk.estimators import estimator_parameters
 >>> p = estimator_parameters()["hidden_size"]
