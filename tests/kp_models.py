@@ -52,6 +52,14 @@ def float64_params(cell, generator, init_scale=1.2, biases_only=True):
             if v.ndim == 1 or not biases_only else v for n, v in params.items()}
 
 
+def random_inputs(cell, B, T, D, seed=0):
+    """Float64 parameters (non-zero biases) and inputs X (B, T, D) from one seeded generator."""
+    g = torch.Generator().manual_seed(seed)
+    params = float64_params(cell, g)
+    X = torch.randn(B, T, D, generator=g, dtype=torch.float64)
+    return params, X
+
+
 def rel_error(a, b):
     """``max |a - b| / max |b|`` (the relative error of the dense comparisons)."""
     return float((a - b).abs().max() / b.abs().max().clamp_min(1e-300))

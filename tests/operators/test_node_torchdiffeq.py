@@ -9,7 +9,7 @@ reference has the cross-trial blocks, so block-diagonality of P is checked too.
 import pytest
 import torch
 import torchdiffeq
-from kp_models import float64_params
+from kp_models import random_inputs
 from kp_models import rel_error as _rel
 from kp_reference import dense_J, dense_JZ, dense_P, flat_params, unflat, unroll
 
@@ -41,12 +41,9 @@ GD_SOLVERS = {
 
 
 def _model(solver, seed=0, tolerances=None, **extra):
-    g = torch.Generator().manual_seed(seed)
     kw = dict(SOLVERS.get(solver, {}) if tolerances is None else tolerances, **extra)
     cell = get_cell("node", D, H, solver=solver, dt=0.5, backend="torchdiffeq", **kw)
-    params = float64_params(cell, g)
-    X = torch.randn(B, T, D, generator=g, dtype=torch.float64)
-    return cell, params, X
+    return (cell, *random_inputs(cell, B, T, D, seed))
 
 
 @pytest.fixture(params=list(SOLVERS))

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from kp_models import cell_cases, float64_params
+from kp_models import cell_cases, random_inputs
 from kp_models import rel_error as _rel
 from kp_reference import dense_J, dense_JZ, dense_P, flat_params, unflat, unroll
 
@@ -16,11 +16,8 @@ CELL_CASES = cell_cases(D, H, dopri5_rtol=1e-5, dopri5_atol=1e-7)
 
 
 def _model(case, seed=0):
-    g = torch.Generator().manual_seed(seed)
     cell = CELL_CASES[case]()
-    params = float64_params(cell, g)  # non-zero biases so every parameter matters
-    X = torch.randn(B, T, D, generator=g, dtype=torch.float64)
-    return cell, params, X
+    return (cell, *random_inputs(cell, B, T, D, seed))  # non-zero biases: every param matters
 
 
 @pytest.fixture(params=list(CELL_CASES))
