@@ -14,7 +14,7 @@ from kpflow_sk.analysis._conventions import (
     resolve_ncomp,
 )
 
-__all__ = ["compute_rank", "linalg_keywords", "mean_spectrum", "task_updates",
+__all__ = ["compute_rank", "kernel_mean", "linalg_keywords", "mean_spectrum", "task_updates",
            "task_alignment", "rank_table", "AXES", "REDUCTIONS", "METHODS"]
 
 #: Where a rank is measured: the whole trajectory space (None) or one of linalg's axes.
@@ -38,6 +38,18 @@ def linalg_keywords(D, n_applications, block_size=None, rtol=None, max_applicati
     if block_size is not None:
         kw["block_size"] = block_size
     return kw
+
+
+def kernel_mean(K, name, axis, square):
+    """K's (``square``: K^2's) exact closed-form mean compression onto ``axis`` for the
+    structured cells, as an AxisReduction: one K probe or one GEMM instead of an application
+    per axis index (:meth:`~kpflow_sk.operators.ParameterOperator.axis_mean`); None when
+    ``name`` is not K or the cell has no closed form."""
+    if name != "K":
+        return None
+    a = linalg.AXES[axis] if isinstance(axis, str) else axis
+    R = K.axis_mean(a, square)
+    return None if R is None else linalg.AxisReduction((R + R.mT) / 2, a, "mean", 1, True, 1)
 
 
 def compute_rank(D, name, axis, reduce, method, convention, ncomp, n_applications, exact,
