@@ -10,6 +10,11 @@ batch, then the rows of issue 12's table, each as a multiple of it, beside the t
   hidden-axis K^2 of the reference convention is printed too);
 - the whole-space participation ratio of Theta (``collapse_dim``).
 
+Then the same operator rows and the rows whose cost is mostly K's GEMMs (Theta's axis ranks,
+the collapse dim) again with ``precision="medium"`` (bfloat16 GEMM operands in the structured
+K, float32 accumulation; ``--no-medium`` skips it): their values against the exact answers
+at H = 64, and Theta with 32 probes against the float32 ``"highest"`` product.
+
 At H = 64 (always run, first) every measure is compared with its exact answer computed in
 float64 on a float64 copy of the model by an independent path: axis compressions by pushing
 every basis vector of the axis through the generic operators (J, P, Theta through parameter
@@ -221,7 +226,11 @@ class _JJt(_Composed):
 
 
 # ---------------------------------------------------------------------- one size
-def run_size(H, exact=None, rows_wanted=None):
+#: the rows whose cost is mostly K's GEMMs: run again with ``precision="medium"``
+MEDIUM_ROWS = ("theta_hidden", "theta_time", "collapse")
+
+
+def run_size(H, exact=None, rows_wanted=None, precision="highest"):
     net, readout, X, Y = make_model(H)
 
     def fwd_bwd():
@@ -233,14 +242,21 @@ def run_size(H, exact=None, rows_wanted=None):
     base, _ = best_time(fwd_bwd, 5)
     rows = {}
     setup, traj = best_time(lambda: trajectory(net, X), 3)
-    s2, ops = best_time(lambda: kp_operators(traj), 3)
+    s2, ops = best_time(lambda: kp_operators(traj, precision), 3)
     rows["setup"] = (setup + s2) / base
-    ops = kp_operators(trajectory(net, X))
+    ops = kp_operators(trajectory(net, X), precision)
     g = torch.Generator().manual_seed(0)
     q32 = torch.randn(B, T, H, 32, generator=g)
     rows["materialize"] = once(lambda: ops["P"] @ q32)[0] / base
     rows["theta1"] = best_time(lambda: ops["Theta"] @ q32[..., 0])[0] / base
-    rows["theta32"] = best_time(lambda: ops["Theta"] @ q32, 2)[0] / base
+    rows["theta32"], out32 = best_time(lambda: ops["Theta"] @ q32, 2)
+    rows["theta32"] /= base
+    errors = {}
+    if precision != "highest":
+        # Theta q against the model's own precision (float32 "highest", ~1e-7 from float64)
+        ref = kp_operators(ops["P"].traj)["Theta"] @ q32
+        errors["theta32"] = float((out32 - ref).norm() / ref.norm())
+        del ref
     rows["k32"] = best_time(lambda: ops["K"] @ q32, 2)[0] / base
     rows["p32"] = best_time(lambda: ops["P"] @ q32, 2)[0] / base
     values = {}
@@ -257,17 +273,18 @@ def run_size(H, exact=None, rows_wanted=None):
         rows[name] = seconds / base
         print(f"    [{time.strftime('%H:%M:%S')}] {name}: {values[name]:.5g} "
               f"({rows[name]:.3g}x) {info.get(name, '')}", flush=True)
-    errors = {}
     if exact is not None:
-        errors = {n: abs(values[n] - e) / abs(e) for n, e in exact.items()
-                  if n in values and e is not None}
-    return {"H": H, "fwd_bwd_ms": base * 1e3, "ratios": rows, "values": values,
-            "estimates": info, "exact": exact, "relerr": errors}
+        errors.update({n: abs(values[n] - e) / abs(e) for n, e in exact.items()
+                       if n in values and e is not None})
+    return {"H": H, "precision": precision, "fwd_bwd_ms": base * 1e3, "ratios": rows,
+            "values": values, "estimates": info, "exact": exact, "relerr": errors}
 
 
 def print_table(res):
-    print(f"\nGRU H={res['H']}, B={B}, T={T}: fwd+bwd = {res['fwd_bwd_ms']:.1f} ms "
-          "(one thread); times are multiples of it")
+    p = res.get("precision", "highest")
+    print(f"\nGRU H={res['H']}, B={B}, T={T}, precision={p!r}"
+          f"{' (bfloat16 GEMMs in K)' if p == 'medium' else ''}: fwd+bwd = "
+          f"{res['fwd_bwd_ms']:.1f} ms (one thread); times are multiples of it")
     print(f"  {'measure':48s} {'ref.code':>8s} {'time':>8s} {'target':>7s}  {'':6s} "
           f"{'value':>10s} {'rel.err':>8s}")
     r, v, e = res["ratios"], res["values"], res["relerr"]
@@ -289,7 +306,7 @@ def print_table(res):
         print(f"  {label:48s} {'':8s} {r[key]:7.3g}x {'':7s}  {'':6s} {val} {err}")
 
 
-def run_scale(H=1024, T_=500, B_=64, device="cpu"):
+def run_scale(H=1024, T_=500, B_=64, device="cpu", precision="highest"):
     net, readout, X, Y = make_model(H, B=B_, T=T_, device=device)
 
     def fwd_bwd():
@@ -299,7 +316,7 @@ def run_scale(H=1024, T_=500, B_=64, device="cpu"):
 
     base, _ = best_time(fwd_bwd, 1)
     t0 = time.perf_counter()
-    ops = kp_operators(trajectory(net, X))
+    ops = kp_operators(trajectory(net, X), precision)
     res = linalg.effective_rank(ops["Theta"], exact=False, rtol=RTOL, block_size=32,
                                 random_state=0)
     r = res.value
@@ -307,7 +324,8 @@ def run_scale(H=1024, T_=500, B_=64, device="cpu"):
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     gpu_gb = (torch.cuda.max_memory_allocated() / 1e9 if torch.device(device).type == "cuda"
               else None)
-    return {"H": H, "T": T_, "B": B_, "device": str(device), "collapse_dim": r,
+    return {"H": H, "T": T_, "B": B_, "device": str(device), "precision": precision,
+            "collapse_dim": r,
             "seconds": seconds, "fwd_bwd_s": base, "ratio": seconds / base,
             "peak_rss_GB": peak_gb, "peak_gpu_GB": gpu_gb,
             "n_applications": res.n_applications, "stderr": res.stderr}
@@ -328,6 +346,10 @@ def main(argv=None):
                     help="only compute (and cache) the exact H = 64 answers")
     ap.add_argument("--no-accuracy", action="store_true",
                     help="timings only: no exact answers and no H = 64 run unless in --sizes")
+    ap.add_argument("--no-medium", action="store_true",
+                    help="skip the precision='medium' (bfloat16 K) runs of "
+                         + ", ".join(MEDIUM_ROWS) + " and the operator rows")
+    ap.add_argument("--scale-precision", default="highest", choices=("highest", "medium"))
     ap.add_argument("--rows", nargs="+", metavar="ROW",
                     help=f"only these measures (of {', '.join(m for m in TARGETS)}); the "
                          "operator rows (set-up, Theta and K/P with 32 probes) always run")
@@ -339,10 +361,13 @@ def main(argv=None):
           f"load average before: {load0:.2f}")
     results = []
     if args.no_accuracy:
+        medium = [r for r in (args.rows or MEDIUM_ROWS) if r in MEDIUM_ROWS]
         for H in args.sizes:
-            res = run_size(H, None, args.rows)
-            print_table(res)
-            results.append(res)
+            for prec in ("highest",) + (() if args.no_medium or not medium else ("medium",)):
+                res = run_size(H, None, args.rows if prec == "highest" else medium,
+                               precision=prec)
+                print_table(res)
+                results.append(res)
         print(f"\nload average after: {load():.2f} (timings only: no results file)")
         return
     net64, _, X64, _ = make_model(64)
@@ -356,12 +381,17 @@ def main(argv=None):
     if args.exact_only:
         print(json.dumps(exact, indent=1))
         return
+    medium = [r for r in (args.rows or MEDIUM_ROWS) if r in MEDIUM_ROWS]
     for H in [64] + [h for h in args.sizes if h != 64]:
         res = run_size(H, exact if H == 64 else None, args.rows)
         print_table(res)
         results.append(res)
+        if medium and not args.no_medium:
+            res = run_size(H, exact if H == 64 else None, medium, precision="medium")
+            print_table(res)
+            results.append(res)
     if args.scale:
-        res = run_scale(device=args.device)
+        res = run_scale(device=args.device, precision=args.scale_precision)
         print(json.dumps(res, indent=1))
         results.append(res)
     load1 = load()

@@ -7,6 +7,7 @@ All are :class:`kpflow_sk.linalg.LinearOperator` s (linalg owns the protocol);
 from kpflow_sk.linalg import AdjointOperator, ComposedOperator, GramOperator, LinearOperator
 from kpflow_sk.operators._base import AxisCompression, AxisEmbedding, TrajectoryOperator
 from kpflow_sk.operators._operators import (
+    PRECISIONS,
     HiddenNTK,
     InversePropagator,
     ParameterJacobian,
@@ -26,5 +27,5 @@ __all__ = [
     "GramOperator", "AxisEmbedding", "AxisCompression",
     "Trajectory", "ParameterSpace",
     "ParameterJacobian", "ParameterOperator", "Propagator", "InversePropagator", "HiddenNTK",
-    "kp_operators", "STRATEGIES", "DEFAULT_MEMORY_BUDGET",
+    "kp_operators", "STRATEGIES", "DEFAULT_MEMORY_BUDGET", "PRECISIONS",
 ]
