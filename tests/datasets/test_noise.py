@@ -1,10 +1,11 @@
-"""Input noise helpers: normal_rows_into writes N(0, scale^2) into row segments, nothing else."""
+"""Input noise helpers: normal_rows_into writes N(0, scale^2) into row segments, nothing else;
+fault_in_rows maps the pages of row segments without changing a value."""
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from kpflow_sk.datasets._noise import NORMAL_CHUNK, normal_rows_into
+from kpflow_sk.datasets._noise import NORMAL_CHUNK, fault_in_rows, normal_rows_into
 
 
 @pytest.mark.parametrize("lengths", [
@@ -41,7 +42,9 @@ def test_samples_are_gaussian_with_the_given_scale_and_independent():
     assert abs(np.mean(np.abs(z) > 3) - 2 * stats.norm.sf(3)) < 5e-4
     # Neighbours (cosine / sine halves of a chunk, consecutive samples) are uncorrelated.
     half = NORMAL_CHUNK
-    pairs = rows.ravel()[: 2 * half * 20].reshape(20, 2, half)
+    chunks = rows.size // (2 * half)
+    assert chunks >= 10
+    pairs = rows.ravel()[: 2 * half * chunks].reshape(chunks, 2, half)
     r = np.corrcoef(pairs[:, 0].ravel(), pairs[:, 1].ravel())[0, 1]
     assert abs(r) < 5 / np.sqrt(pairs[:, 0].size)
     assert abs(np.corrcoef(z[:-1], z[1:])[0, 1]) < 5 / np.sqrt(z.size)
@@ -63,3 +66,15 @@ def test_zero_scale_and_bad_arguments():
         normal_rows_into(np.zeros((2, 4), np.float32), [1], np.random.default_rng(0), 1.0)
     with pytest.raises(ValueError, match="lengths"):
         normal_rows_into(np.zeros((2, 4), np.float32), [1, 5], np.random.default_rng(0), 1.0)
+
+
+def test_fault_in_rows_changes_no_value():
+    rng = np.random.default_rng(0)
+    rows = rng.standard_normal((5, 3000)).astype(np.float32)
+    rows[0, :4] = [-0.0, np.inf, -np.inf, 0.0]
+    before = rows.copy()
+    out = fault_in_rows(rows, [0, 1, 1024, 1025, 3000])
+    assert out is rows
+    np.testing.assert_array_equal(rows, before)
+    assert np.signbit(rows[0, 0]) and not np.signbit(rows[0, 3])
+    fault_in_rows(np.zeros((2, 0), np.float32), [0, 0])
