@@ -336,6 +336,7 @@ def main(argv=None):
     ap.add_argument("--sizes", type=int, nargs="+", default=[256],
                     help="hidden sizes timed after the H = 64 accuracy run (default 256)")
     ap.add_argument("--scale", action="store_true", help="add the GRU H=1024, T=500, B=64 run")
+    ap.add_argument("--scale-only", action="store_true", help="only the --scale run")
     ap.add_argument("--device", default="cpu", help="device of the --scale run")
     ap.add_argument("--out", help="write the rows here as JSON (only on an idle machine)")
     ap.add_argument("--exact-cache", default=os.path.join(os.path.dirname(__file__),
@@ -360,6 +361,19 @@ def main(argv=None):
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"load average before: {load0:.2f}")
     results = []
+    if args.scale_only:
+        res = run_scale(device=args.device, precision=args.scale_precision)
+        print(json.dumps(res, indent=1))
+        load1 = load()
+        print(f"\nload average after: {load1:.2f}")
+        if args.out and max(load0, load1) <= MAX_LOAD:
+            with open(args.out, "w") as fh:
+                json.dump({"load": [load0, load1], "torch": torch.__version__,
+                           "results": [res]}, fh, indent=1, default=float)
+            print(f"wrote {args.out}")
+        elif args.out:
+            print(f"NOT writing {args.out}: load average {max(load0, load1):.2f} > {MAX_LOAD}")
+        return
     if args.no_accuracy:
         medium = [r for r in (args.rows or MEDIUM_ROWS) if r in MEDIUM_ROWS]
         for H in args.sizes:

@@ -80,9 +80,13 @@ class StateLinearization:
         """The dense Jacobians, shape (B, T, H, H)."""
         raise NotImplementedError
 
-    def propagate(self, V, adjoint=False):
+    def propagate(self, V, adjoint=False, overwrite=False):
         """``P V`` (``r_t = v_t + A_t r_{t-1}``) or, with ``adjoint``, ``P* V``
         (``r_t = v_t + A_{t+1}^T r_{t+1}``). V: (k, B, T, H) -> (k, B, T, H).
+
+        ``overwrite=True`` lets the result take V's memory (V is consumed; the forms that
+        work in V's layout do so, saving one probe block of memory); otherwise the result is
+        always new memory.
 
         One :meth:`jvp_step` / :meth:`vjp_step` per step in the step layout (DESIGN.md 2).
         """
@@ -227,7 +231,7 @@ class FactoredLinearization(StateLinearization):
         Dt, ct = self._time_major()
         return self._apply_t(u, Dt[t], ct[t])
 
-    def propagate(self, V, adjoint=False):
+    def propagate(self, V, adjoint=False, overwrite=False):
         """``P V`` or ``P* V`` (see :meth:`StateLinearization.propagate`), in V's layout.
 
         Each step is one GEMM of the shared ``W`` with all ``B k`` columns of the step (the
@@ -240,7 +244,8 @@ class FactoredLinearization(StateLinearization):
         Dt, ct = self._time_major()
         B, T, H = self.shape
         m, k = self.m, V.shape[0]
-        out = torch.empty_like(V)
+        # (step t reads only v_t and the output of the step before: in place is safe)
+        out = V if overwrite else torch.empty_like(V)
         Vs, Os = V.permute(2, 1, 3, 0), out.permute(2, 1, 3, 0)       # (T, B, H, k) views
         steps = range(T - 1, -1, -1) if adjoint else range(T)
         prev = None
@@ -327,7 +332,7 @@ class MaterializedLinearization(StateLinearization):
     def dense(self):
         return self.A
 
-    def propagate(self, V, adjoint=False):
+    def propagate(self, V, adjoint=False, overwrite=False):
         """``P V`` or ``P* V`` with one ``baddbmm`` per step, in V's own memory layout.
 
         Each step reads its ``(B, H, k)`` slice of V and writes that of the output in place
@@ -340,7 +345,8 @@ class MaterializedLinearization(StateLinearization):
         if V.stride(0) != 1 and V.stride(3) != 1:
             V = V.contiguous()
         T = V.shape[2]
-        out = torch.empty_like(V)
+        # (step t reads only v_t and the output of the step before: in place is safe)
+        out = V if overwrite else torch.empty_like(V)
         Vs, Os = V.permute(2, 1, 3, 0), out.permute(2, 1, 3, 0)       # (T, B, H, k) views
         k = Vs.shape[-1]
         steps = range(T - 1, -1, -1) if adjoint else range(T)

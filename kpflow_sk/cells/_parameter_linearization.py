@@ -135,11 +135,11 @@ class AffineParameterLinearization(ParameterLinearization):
             self._kernel = StructuredKernel(self._flat, self.shape)
         return self._kernel
 
-    def kernel_apply(self, U, gemm_dtype=None):
+    def kernel_apply(self, U, gemm_dtype=None, overwrite=False):
         """``K U = J J* U`` without the parameter space. U: (k, B, T, H) -> (k, B, T, H).
 
-        ``gemm_dtype``: see :meth:`StructuredKernel.apply` (None: U's dtype, exact)."""
-        return self.kernel.apply(U, self.chunk_bytes, gemm_dtype)
+        ``gemm_dtype``, ``overwrite``: see :meth:`StructuredKernel.apply`."""
+        return self.kernel.apply(U, self.chunk_bytes, gemm_dtype, overwrite)
 
     def kernel_axis_mean(self, axis, square=False):
         """Exact mean compression of K (or K^2) onto one axis: see

@@ -136,8 +136,11 @@ class StructuredKernel:
                                         for Mg, Mgt, _ in self.narrow], self._C.to(dtype))
         return self._low[dtype]
 
-    def apply(self, U, chunk_bytes=256 * 1024**2, gemm_dtype=None):
+    def apply(self, U, chunk_bytes=256 * 1024**2, gemm_dtype=None, overwrite=False):
         """``K U``. U: (k, B, T, H), any strides -> (k, B, T, H) with U's memory layout.
+
+        ``overwrite=True`` writes the result into U's memory (each block of U is read
+        whole before its block of the result is written) and returns U.
 
         ``gemm_dtype`` (e.g. ``torch.bfloat16``): the dtype of the two GEMMs' operands and
         outputs (see the module docstring); None uses U's dtype (exact to its precision).
@@ -150,7 +153,7 @@ class StructuredKernel:
         """
         k = U.shape[0]
         B, T, H = self.shape
-        out = torch.empty_like(U)
+        out = U if overwrite else torch.empty_like(U)
         G = self._C.shape[1]
         wide = max(1, self._n_wide)
         probes_last = U.stride(0) < U.stride(3)       # keep U's unit-stride axis fastest
