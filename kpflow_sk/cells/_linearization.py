@@ -22,6 +22,7 @@ import torch
 from torch.func import jacrev, vjp, vmap
 
 from kpflow_sk.cells._forward_ad import forward_ad_lock, jvp
+from kpflow_sk.cells._structured_kernel import empty_probes_like
 
 # Probes from which the factored propagate gathers each step in place of a time-major copy of
 # the whole V (GRU H = 256, same-process CPU time: 32 probes 4.3x vs 5.6x fwd+bwd; at 1 and 8
@@ -245,7 +246,7 @@ class FactoredLinearization(StateLinearization):
         B, T, H = self.shape
         m, k = self.m, V.shape[0]
         # (step t reads only v_t and the output of the step before: in place is safe)
-        out = V if overwrite else torch.empty_like(V)
+        out = V if overwrite else empty_probes_like(V)
         Vs, Os = V.permute(2, 1, 3, 0), out.permute(2, 1, 3, 0)       # (T, B, H, k) views
         steps = range(T - 1, -1, -1) if adjoint else range(T)
         prev = None
@@ -346,7 +347,7 @@ class MaterializedLinearization(StateLinearization):
             V = V.contiguous()
         T = V.shape[2]
         # (step t reads only v_t and the output of the step before: in place is safe)
-        out = V if overwrite else torch.empty_like(V)
+        out = V if overwrite else empty_probes_like(V)
         Vs, Os = V.permute(2, 1, 3, 0), out.permute(2, 1, 3, 0)       # (T, B, H, k) views
         k = Vs.shape[-1]
         steps = range(T - 1, -1, -1) if adjoint else range(T)

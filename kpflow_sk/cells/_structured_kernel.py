@@ -32,7 +32,22 @@ import math
 
 import torch
 
-__all__ = ["StructuredKernel"]
+__all__ = ["StructuredKernel", "empty_probes_like"]
+
+
+def empty_probes_like(V, probes_last=None):
+    """Uninitialized dense ``(k, B, T, H)`` for the result of an operator on probes V.
+
+    V's own layout when V is dense (``torch.empty_like``); for a broadcast view (a zero
+    stride, as the ``mean`` reduction's embedding) probes-last when ``probes_last`` (default:
+    V's probe axis has unit stride), else probes-first (``empty_like`` would give
+    probes-first either way).
+    """
+    if all(st != 0 or n == 1 for st, n in zip(V.stride(), V.shape)):
+        return torch.empty_like(V)
+    if V.stride(0) == 1 if probes_last is None else probes_last:
+        return V.new_empty(*V.shape[1:], V.shape[0]).movedim(-1, 0)
+    return V.new_empty(V.shape)
 
 # Columns of the wide GEMM per block (gates x hidden units x probes): bounds the block buffer
 # (N x columns); on one thread (float32 MKL) narrower blocks ran slower (GRU H = 256, 32
@@ -153,10 +168,10 @@ class StructuredKernel:
         """
         k = U.shape[0]
         B, T, H = self.shape
-        out = U if overwrite else torch.empty_like(U)
+        probes_last = U.stride(0) < U.stride(3)       # keep U's unit-stride axis fastest
+        out = U if overwrite else empty_probes_like(U, probes_last)
         G = self._C.shape[1]
         wide = max(1, self._n_wide)
-        probes_last = U.stride(0) < U.stride(3)       # keep U's unit-stride axis fastest
         n = H if probes_last else k                    # the axis blocks run over
         other = k if probes_last else H
         per = max(1, self.n_rows * other * G * U.element_size())

@@ -81,6 +81,10 @@ class LinearOperator:
     n_applications : int
         Probe vectors applied so far through ``matmat``, ``rmatmat`` or ``@``, on this
         operator or its adjoint view ``.T`` (one counter for both); settable (e.g. to 0).
+    broadcast_probes : bool
+        Class attribute: True when the hooks accept probes with zero strides (expanded
+        views) and never write into them; the ``mean`` axis reduction then passes its
+        embedding E as a view instead of materializing it (default False).
 
     Examples
     --------
@@ -98,6 +102,7 @@ class LinearOperator:
 
     name = "operator"
     self_adjoint = False
+    broadcast_probes = False
 
     def __init__(self, in_shape, out_shape, dtype, device, *, name=None, self_adjoint=None):
         self.in_shape = tuple(int(s) for s in in_shape)
@@ -250,6 +255,10 @@ class ComposedOperator(LinearOperator):
                          name=name or f"{A.name} {B.name}")
         self.A, self.B = A, B
 
+    @property
+    def broadcast_probes(self):
+        return self.A.broadcast_probes and self.B.broadcast_probes
+
     def _matmat(self, Q):
         return self.A._matmat(self.B._matmat(Q))
 
@@ -266,6 +275,10 @@ class AdjointOperator(LinearOperator):
         super().__init__(A.out_shape, A.in_shape, A.dtype, A.device, name=name)
         self.A = A
         self._tally = A._tally
+
+    @property
+    def broadcast_probes(self):
+        return self.A.broadcast_probes
 
     def _matmat(self, Q):
         return self.A._rmatmat(Q)
@@ -312,6 +325,11 @@ class GramOperator(LinearOperator):
         super().__init__(root.out_shape, root.out_shape, root.dtype, root.device,
                          name=name or f"{root.name} {root.name}*")
         self.root = root
+
+    @property
+    def broadcast_probes(self):
+        # (subclasses that apply G in another form say so themselves)
+        return self.root.broadcast_probes
 
     def _matmat(self, Q):
         return self.root._matmat(self.root._rmatmat(Q))

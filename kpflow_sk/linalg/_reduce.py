@@ -10,6 +10,7 @@ import torch
 
 from kpflow_sk.linalg._accuracy import check_accuracy, jackknife_stderr, t_quantile
 from kpflow_sk.linalg._checks import EXACT_MAX_DIM, check_choice, check_exact, check_int
+from kpflow_sk.linalg._dense import column_gram
 from kpflow_sk.linalg._operator import basis_block
 from kpflow_sk.linalg._random import check_generator, rademacher
 from kpflow_sk.linalg._results import AxisReduction
@@ -209,7 +210,7 @@ def reduce_to_axis(op, axis, reduce="trace", *, gram=False, exact=None, n_probes
     exact = check_exact(exact)
     G, a, n_axis, M, acc = axis_setup(op, axis, gram, n_probes, rtol, max_applications)
     if reduce == "mean":
-        R = compress_each(G, a, torch.ones(M, 1, dtype=G.dtype, device=G.device))[0] / M
+        R = mean_compression(G, a) / M
         return AxisReduction((R + R.mT) / 2, a, reduce, G.counter.n, True, 1)
     auto = exact is None  # exact=False forbids the exact fallback too
     if exact is None:
@@ -288,6 +289,23 @@ def exact_partial_trace(G, a, width=None):
         block = basis_block(M, start, min(w_max, M - start), dt, dev)
         R = R + compress_each(G, a, block).sum(0)
     return (R + R.mT) / 2
+
+
+def mean_compression(G, a):
+    """``E^T G E`` (not yet divided by M), E the embedding that broadcasts an axis vector
+    along the other axes: n applications. Operators that accept broadcast probes get E as
+    an expanded view (no memory); a Gram ``A A*`` is assembled as ``column_gram(A* E)``."""
+    shape, n = G.shape, G.shape[a]
+    op = G.A.op
+    if not op.broadcast_probes:
+        return compress_each(G, a, torch.ones(G.n // n, 1, dtype=G.dtype, device=G.device))[0]
+    view = [1] * (len(shape) + 1)
+    view[a] = view[-1] = n
+    E = torch.eye(n, dtype=G.dtype, device=G.device).reshape(view).expand(*shape, n)
+    if G.gram:
+        return column_gram(op.rmatmat(E).reshape(-1, n))
+    W = op.matmat(E)                                   # (*shape, n): column j is G E e_j
+    return W.sum(dim=[d for d in range(len(shape)) if d != a])
 
 
 def compress_each(G, a, Z):

@@ -29,6 +29,10 @@ class TrajectoryOperator(LinearOperator):
         Default: ``traj.shape``.
     """
 
+    # every trajectory operator reads its probes (expanded views included) without
+    # writing them, and returns new memory
+    broadcast_probes = True
+
     def __init__(self, traj, in_shape=None, out_shape=None):
         super().__init__(traj.shape if in_shape is None else in_shape,
                          traj.shape if out_shape is None else out_shape, traj.dtype,
