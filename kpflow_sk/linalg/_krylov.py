@@ -10,7 +10,17 @@ import torch
 
 from kpflow_sk.linalg._random import gaussian, rademacher
 
-__all__ = ["BlockKrylov", "deflated_hutchinson", "orthonormalize"]
+__all__ = ["BlockKrylov", "deflated_hutchinson", "orthonormalize", "own"]
+
+
+def own(Y, *others):
+    """Y, or a copy of it when it shares memory with one of ``others`` (before Y is
+    overwritten in place: an operator may return its input, e.g. the identity)."""
+    ptr = Y.untyped_storage().data_ptr()
+    if any(o is not None and o.untyped_storage().data_ptr() == ptr for o in others):
+        return Y.clone()
+    return Y
+
 
 # Below this many entries a block is orthonormalised by Householder QR (cheap at that size,
 # and the most robust); above, by Cholesky QR (see :func:`orthonormalize`).
@@ -34,20 +44,39 @@ def orthonormalize(X, well_conditioned=False):
         return torch.linalg.qr(X)[0]
     if well_conditioned:
         return _cholqr_pass(X)
-    Q = _cholqr_pass(X.double()).to(X.dtype)
-    return _cholqr_pass(Q)
+    return _cholqr_pass(_cholqr_pass(X, torch.float64))
 
 
-def _cholqr_pass(X):
+# Rows per chunk of a CholQR pass computed in a wider dtype than X's (no (n, b) copy of X
+# in that dtype: at n = 3e7, b = 32 that copy alone would be 8 GB).
+_WIDE_ROWS = 2**16
+
+
+def _cholqr_pass(X, dtype=None):
     """``X R^{-1}`` with ``R^T R = X^T X`` (Cholesky; a relative shift of 1e-13 keeps the
     factorisation defined on a numerically singular block, whose rank-deficient columns then
-    come out short instead of NaN)."""
-    G = X.mT @ X
+    come out short instead of NaN), in X's dtype. ``dtype`` (wider than X's): the Gram and
+    the product are computed in it, by row chunks, the result rounded to X's dtype."""
+    if dtype is None or dtype == X.dtype:
+        Linv = _inverse_cholesky(X.mT @ X)
+        return X @ Linv.mT
+    G = torch.zeros(X.shape[1], X.shape[1], dtype=dtype, device=X.device)
+    for i in range(0, X.shape[0], _WIDE_ROWS):
+        Xc = X[i:i + _WIDE_ROWS].to(dtype)
+        G += Xc.mT @ Xc
+    LinvT = _inverse_cholesky(G).mT
+    out = torch.empty_like(X)
+    for i in range(0, X.shape[0], _WIDE_ROWS):
+        out[i:i + _WIDE_ROWS] = X[i:i + _WIDE_ROWS].to(dtype) @ LinvT
+    return out
+
+
+def _inverse_cholesky(G):
+    """``L^{-1}`` for ``L L^T = G + shift I`` (see :func:`_cholqr_pass`)."""
     shift = 1e-13 * G.diagonal().sum() / G.shape[0]
     eye = torch.eye(G.shape[0], dtype=G.dtype, device=G.device)
     L, _ = torch.linalg.cholesky_ex(G + shift * eye)
-    Linv = torch.linalg.solve_triangular(L, eye, upper=False)
-    return X @ Linv.mT
+    return torch.linalg.solve_triangular(L, eye, upper=False)
 
 
 class BlockKrylov:
@@ -80,9 +109,9 @@ class BlockKrylov:
         self.b = int(min(block_size, G.n))
         self.max_blocks = G.n // self.b
         dt, dev = G.dtype, G.device
-        self._buf = torch.empty(G.n, self.b, dtype=dt, device=dev)  # grown by doubling
-        self._buf[:, :self.b] = orthonormalize(gaussian((G.n, self.b), generator, dt, dev),
-                                               well_conditioned=True)
+        # grown by doubling; the first block is the orthonormalized Gaussian itself
+        self._buf = orthonormalize(gaussian((G.n, self.b), generator, dt, dev),
+                                   well_conditioned=True)
         self._n_built = 1  # blocks in the buffer (the last one may not be applied yet)
         self.cols = []  # cols[j] = [Q_0..Q_j]^T G Q_j, shape ((j+1) b, b)
         self.gq_sqnorm = torch.zeros((), dtype=dt, device=dev)  # ||G Q||_F^2
@@ -124,15 +153,17 @@ class BlockKrylov:
                 self._append(self._next_block(self.residual))
             j = self.n_blocks
             Qj = self._block(j)
-            W = self.G.mm(Qj)
-            sq = W.square().sum()
+            W = own(self.G.mm(Qj), self._buf)     # (an operator may return its input)
+            sq = torch.linalg.vector_norm(W).square()
             self.gq_sqnorm = self.gq_sqnorm + sq
             self._scale = torch.maximum(self._scale, (sq / self.b).sqrt())
             Q = self._buf[:, :(j + 1) * self.b]
             C = Q.mT @ W
             self.cols.append(C)
-            R = W - Q @ C
-            R = R - Q @ (Q.mT @ R)  # second Gram-Schmidt pass
+            # R = W - Q C, then a second Gram-Schmidt pass, in W's memory (G Q_j is not
+            # needed again: C and ||G Q_j|| hold what is)
+            R = W.addmm_(Q, C, alpha=-1)
+            R.addmm_(Q, Q.mT @ R, alpha=-1)
             # (I - QQ^T) G Q = R E_last^T: the Ritz residuals come from the last block's R
             self.residual = R
         return self
@@ -140,11 +171,14 @@ class BlockKrylov:
     def _next_block(self, W):
         Q = self.basis()
         noise = gaussian(W.shape, self.gen, W.dtype, W.device)
-        noise = noise / noise.norm(dim=0).clamp_min(torch.finfo(W.dtype).tiny)
-        W = W + (self._tol * self._scale) * noise
-        W = W - Q @ (Q.mT @ W)
-        V = orthonormalize(W)
-        V = V - Q @ (Q.mT @ V)
+        # W + tol scale noise / ||noise||, then deflated, in the noise's memory (W, the
+        # residual, stays as it is)
+        scale = (self._tol * self._scale) / noise.norm(dim=0).clamp_min(
+            torch.finfo(W.dtype).tiny)
+        V = noise.mul_(scale).add_(W)
+        V.addmm_(Q, Q.mT @ V, alpha=-1)
+        V = orthonormalize(V)
+        V.addmm_(Q, Q.mT @ V, alpha=-1)
         return orthonormalize(V)
 
     def basis(self):

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from kpflow_sk.linalg._accuracy import delta_stderr, jackknife_stderr, t_quantile
-from kpflow_sk.linalg._krylov import BlockKrylov
+from kpflow_sk.linalg._krylov import BlockKrylov, own
 from kpflow_sk.linalg._random import rademacher
 
 __all__ = ["Moments", "krylov_moments", "adaptive_moments", "auto_block_size",
@@ -129,8 +129,8 @@ class Moments:
         Z = rademacher((G.n, n_probes), generator, G.dtype, G.device)
         Q = kr.basis() if kr is not None and kr.dim else None
         if Q is not None:
-            Z = Z - Q @ (Q.mT @ Z)
-        Y = G.mm(Z) if self._keep_images else None
+            Z.addmm_(Q, Q.mT @ Z, alpha=-1)                # deflated in place
+        Y = own(G.mm(Z), Z) if self._keep_images else None   # (resketch overwrites both)
         self._pool(Z, Y)
 
     @property
@@ -145,7 +145,7 @@ class Moments:
         if Y is None:
             t, s = self.G.quad(Z).double(), None
         else:
-            t = (Z * Y).sum(0).double()
+            t = _column_dots(Z, Y)
             s = None
             if self.square_wanted:
                 s = _outside_sqnorm(Y, Q)
@@ -184,8 +184,10 @@ class Moments:
             kr = self.krylov
             Q = kr.basis()
             c = Q.mT @ Z
-            Z = Z - Q @ c
-            Y = Y - Q @ (kr.projected() @ c) - kr.residual @ c[-kr.b:]
+            # (in place: Z and Y are this object's own pooled probes and images)
+            Z.addmm_(Q, c, alpha=-1)
+            Y.addmm_(Q, kr.projected() @ c, alpha=-1).addmm_(kr.residual, c[-kr.b:],
+                                                             alpha=-1)
             self._pool(Z, Y)
         if n_probes:
             self.add_probes(n_probes, generator)
@@ -227,6 +229,13 @@ class Moments:
         if p == 0:
             return value, 0.0, math.inf
         return value, delta_stderr(grad, x), p - 1
+
+
+def _column_dots(Z, Y, chunk=8):
+    """``z_j . y_j`` of each column pair (float64), a few columns at a time (``Z * Y``
+    whole would be one more (n, k) array at the peak)."""
+    return torch.cat([(Z[:, j:j + chunk] * Y[:, j:j + chunk]).sum(0)
+                      for j in range(0, Z.shape[1], chunk)]).double()
 
 
 def _outside_sqnorm(Y, Q, chunk=8):

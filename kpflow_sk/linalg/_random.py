@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -67,7 +68,25 @@ def gaussian(shape, generator, dtype, device):
     return torch.randn(shape, generator=generator, dtype=dtype, device=device)
 
 
+# Entries of the int64 draw behind one chunk of rademacher rows (256 MiB).
+_RADEMACHER_CHUNK = 2**25
+
+
 def rademacher(shape, generator, dtype, device):
-    """Random signs (+1 / -1) of ``shape``: the lowest-variance Hutchinson probes."""
-    bits = torch.randint(0, 2, shape, generator=generator, device=device)
-    return bits.to(dtype).mul_(2).sub_(1)
+    """Random signs (+1 / -1) of ``shape``: the lowest-variance Hutchinson probes.
+
+    Large draws go by chunks of leading rows (the int64 draw of a whole (n, k) block would be
+    twice its float32 size again); on the CPU the values equal those of one draw.
+    """
+    shape = tuple(shape)
+    total = math.prod(shape)
+    if total <= _RADEMACHER_CHUNK or len(shape) < 2:
+        bits = torch.randint(0, 2, shape, generator=generator, device=device)
+        return bits.to(dtype).mul_(2).sub_(1)
+    out = torch.empty(shape, dtype=dtype, device=device)
+    rows = max(1, _RADEMACHER_CHUNK // math.prod(shape[1:]))
+    for i in range(0, shape[0], rows):
+        part = out[i:i + rows]
+        part.copy_(torch.randint(0, 2, part.shape, generator=generator, device=device))
+        part.mul_(2).sub_(1)
+    return out
