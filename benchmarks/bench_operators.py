@@ -370,15 +370,7 @@ def main(argv=None):
     if args.scale_only:
         res = run_scale(device=args.device, precision=args.scale_precision)
         print(json.dumps(res, indent=1))
-        load1 = load()
-        print(f"\nload average after: {load1:.2f}")
-        if args.out and max(load0, load1) <= MAX_LOAD:
-            with open(args.out, "w") as fh:
-                json.dump({"load": [load0, load1], "torch": torch.__version__,
-                           "results": [res]}, fh, indent=1, default=float)
-            print(f"wrote {args.out}")
-        elif args.out:
-            print(f"NOT writing {args.out}: load average {max(load0, load1):.2f} > {MAX_LOAD}")
+        write_results(args.out, load0, [res])
         return
     if args.no_accuracy:
         medium = [r for r in (args.rows or MEDIUM_ROWS) if r in MEDIUM_ROWS]
@@ -414,17 +406,24 @@ def main(argv=None):
         res = run_scale(device=args.device, precision=args.scale_precision)
         print(json.dumps(res, indent=1))
         results.append(res)
+    write_results(args.out, load0, results)
+
+
+def write_results(path, load0, results):
+    """Print the load average after the run; write ``results`` to ``path`` (if given) only
+    when the load before and after was at most MAX_LOAD."""
     load1 = load()
     print(f"\nload average after: {load1:.2f}")
-    if args.out:
-        if max(load0, load1) > MAX_LOAD:
-            print(f"NOT writing {args.out}: load average {max(load0, load1):.2f} > {MAX_LOAD}; "
-                  "these timings are not results (rerun on an idle machine)")
-        else:
-            with open(args.out, "w") as fh:
-                json.dump({"load": [load0, load1], "torch": torch.__version__,
-                           "results": results}, fh, indent=1, default=float)
-            print(f"wrote {args.out}")
+    if not path:
+        return
+    if max(load0, load1) > MAX_LOAD:
+        print(f"NOT writing {path}: load average {max(load0, load1):.2f} > {MAX_LOAD}; "
+              "these timings are not results (rerun on an idle machine)")
+        return
+    with open(path, "w") as fh:
+        json.dump({"load": [load0, load1], "torch": torch.__version__, "results": results},
+                  fh, indent=1, default=float)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -67,10 +67,8 @@ class KPDecomposition:
     n_probes : int or None
         Operator applications allowed per randomized estimate (default: linalg's default).
     precision : {"highest", "medium"}, default="highest"
-        Of K's products, hence Theta's (:class:`kpflow_sk.operators.ParameterOperator`):
-        ``"medium"`` uses bfloat16 GEMM operands in the structured K of float32 models
-        (relative error of K a few 1e-3; about half K's time on CPUs with AVX512-BF16 and on
-        GPUs). Measures that go through the exact roots (J, P J) are unaffected.
+        Of K's products, hence Theta's: ``"medium"`` is bfloat16 GEMM operands in the
+        structured K of float32 models (:class:`kpflow_sk.operators.ParameterOperator`).
 
     Attributes
     ----------
@@ -106,7 +104,6 @@ class KPDecomposition:
                                      memory_budget=memory_budget)
         traj = self.trajectory
         self._ops = kp_operators(traj, precision)
-        self.precision = precision
         self.random_state = random_state
         self.n_probes = n_probes
         self._ranks = {}  # seeded, hence reproducible: measures are computed once
@@ -152,6 +149,10 @@ class KPDecomposition:
     def Z(self):
         return self.trajectory.Z
 
+    @property
+    def precision(self):
+        return self._ops["K"].precision      # "highest" or "medium" (K holds it)
+
     def __getattr__(self, name):
         ops = self.__dict__.get("_ops")
         if ops is not None and name in ops:
@@ -194,7 +195,7 @@ class KPDecomposition:
         kind = "default" if convention == "default" else "gram"
         key = (kind, name, axis)
         if key not in self._mean_grams:
-            red = kernel_mean(self._ops["K"], name, axis, square=kind == "gram")
+            red = kernel_mean(self._ops["K"], axis, kind == "gram") if name == "K" else None
             if red is None:
                 red = linalg.reduce_to_axis(self.factor(name, convention), axis, "mean",
                                             gram=True)

@@ -40,13 +40,11 @@ def linalg_keywords(D, n_applications, block_size=None, rtol=None, max_applicati
     return kw
 
 
-def kernel_mean(K, name, axis, square):
+def kernel_mean(K, axis, square):
     """K's (``square``: K^2's) exact closed-form mean compression onto ``axis`` for the
     structured cells, as an AxisReduction: one K probe or one GEMM instead of an application
     per axis index (:meth:`~kpflow_sk.operators.ParameterOperator.axis_mean`); None when
-    ``name`` is not K or the cell has no closed form."""
-    if name != "K":
-        return None
+    the cell has no closed form."""
     a = linalg.AXES[axis] if isinstance(axis, str) else axis
     R = K.axis_mean(a, square)
     return None if R is None else linalg.AxisReduction((R + R.mT) / 2, a, "mean", 1, True, 1)

@@ -22,7 +22,7 @@ import torch
 from torch.func import jacrev, vjp, vmap
 
 from kpflow_sk.cells._forward_ad import forward_ad_lock, jvp
-from kpflow_sk.cells._structured_kernel import empty_probes_like
+from kpflow_sk.cells._probes import empty_probes_like
 
 # Probes from which the factored propagate gathers each step in place of a time-major copy of
 # the whole V (GRU H = 256, same-process CPU time: 32 probes 4.3x vs 5.6x fwd+bwd; at 1 and 8

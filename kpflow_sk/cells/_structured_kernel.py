@@ -32,22 +32,9 @@ import math
 
 import torch
 
-__all__ = ["StructuredKernel", "empty_probes_like"]
+from kpflow_sk.cells._probes import empty_probes_like
 
-
-def empty_probes_like(V, probes_last=None):
-    """Uninitialized dense ``(k, B, T, H)`` for the result of an operator on probes V.
-
-    V's own layout when V is dense (``torch.empty_like``); for a broadcast view (a zero
-    stride, as the ``mean`` reduction's embedding) probes-last when ``probes_last`` (default:
-    V's probe axis has unit stride), else probes-first (``empty_like`` would give
-    probes-first either way).
-    """
-    if all(st != 0 or n == 1 for st, n in zip(V.stride(), V.shape)):
-        return torch.empty_like(V)
-    if V.stride(0) == 1 if probes_last is None else probes_last:
-        return V.new_empty(*V.shape[1:], V.shape[0]).movedim(-1, 0)
-    return V.new_empty(V.shape)
+__all__ = ["StructuredKernel"]
 
 # Columns of the wide GEMM per block (gates x hidden units x probes): bounds the block buffer
 # (N x columns); on one thread (float32 MKL) narrower blocks ran slower (GRU H = 256, 32
@@ -202,17 +189,19 @@ class StructuredKernel:
         B, T, _ = self.shape
         N, G = self.n_rows, self._C.shape[1]
         M, Mt, narrow, Cl = mats
-        C = self._C.view(B, T, G, -1)[..., units]
-        C = C.unsqueeze(-1) if probes_last else C.unsqueeze(-2)          # (B, T, G, h|1, 1|h)
+
+        def block(coefs):                                                # (B, T, G, h|1, 1|h)
+            c = coefs.view(B, T, G, -1)[..., units]
+            return c.unsqueeze(-1) if probes_last else c.unsqueeze(-2)
+
+        C = block(self._C)
         X = buf[:N * G * U4[0, 0].numel()].view(B, T, G, *U4.shape[2:])
         if ubuf is None:
             torch.mul(U4.unsqueeze(2), C, out=X)                         # X_g = c_g * U
         else:
             Ul = ubuf[:U4.numel()].view(U4.shape)
             Ul.copy_(U4)
-            Cb = Cl.view(B, T, G, -1)[..., units]
-            Cb = Cb.unsqueeze(-1) if probes_last else Cb.unsqueeze(-2)
-            torch.mul(Ul.unsqueeze(2), Cb, out=X)
+            torch.mul(Ul.unsqueeze(2), block(Cl), out=X)
         Xf = X.view(N, G, -1)
         cols = Xf.shape[2]
         if self.wide is not None:

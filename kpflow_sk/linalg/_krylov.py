@@ -111,7 +111,7 @@ class BlockKrylov:
         dt, dev = G.dtype, G.device
         # grown by doubling; the first block is the orthonormalized Gaussian itself
         self._buf = orthonormalize(gaussian((G.n, self.b), generator, dt, dev),
-                                   well_conditioned=True)
+                                   well_conditioned=True).contiguous()
         self._n_built = 1  # blocks in the buffer (the last one may not be applied yet)
         self.cols = []  # cols[j] = [Q_0..Q_j]^T G Q_j, shape ((j+1) b, b)
         self.gq_sqnorm = torch.zeros((), dtype=dt, device=dev)  # ||G Q||_F^2

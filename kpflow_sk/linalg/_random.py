@@ -79,14 +79,8 @@ def rademacher(shape, generator, dtype, device):
     twice its float32 size again); on the CPU the values equal those of one draw.
     """
     shape = tuple(shape)
-    total = math.prod(shape)
-    if total <= _RADEMACHER_CHUNK or len(shape) < 2:
-        bits = torch.randint(0, 2, shape, generator=generator, device=device)
-        return bits.to(dtype).mul_(2).sub_(1)
     out = torch.empty(shape, dtype=dtype, device=device)
-    rows = max(1, _RADEMACHER_CHUNK // math.prod(shape[1:]))
-    for i in range(0, shape[0], rows):
-        part = out[i:i + rows]
+    rows = max(1, _RADEMACHER_CHUNK // math.prod(shape[1:])) if len(shape) > 1 else None
+    for part in (out.split(rows) if rows else (out,)):
         part.copy_(torch.randint(0, 2, part.shape, generator=generator, device=device))
-        part.mul_(2).sub_(1)
-    return out
+    return out.mul_(2).sub_(1)
