@@ -326,14 +326,16 @@ def run_scale(H=1024, T_=500, B_=64, device="cpu", precision="highest"):
                                 random_state=0)
     r = res.value
     seconds = time.perf_counter() - t0
-    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    # ru_maxrss is in KiB on Linux: GB (10^9 bytes, the unit) and GiB both reported
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     gpu_gb = (torch.cuda.max_memory_allocated() / 1e9 if torch.device(device).type == "cuda"
               else None)
     return {"H": H, "T": T_, "B": B_, "device": str(device), "precision": precision,
             "block_size": SCALE_BLOCK,
             "collapse_dim": r,
             "seconds": seconds, "fwd_bwd_s": base, "ratio": seconds / base,
-            "peak_rss_GB": peak_gb, "peak_gpu_GB": gpu_gb,
+            "peak_rss_GB": peak_kib * 1024 / 1e9, "peak_rss_GiB": peak_kib / 1024**2,
+            "peak_gpu_GB": gpu_gb,
             "n_applications": res.n_applications, "stderr": res.stderr}
 
 

@@ -22,7 +22,11 @@ import torch
 from torch.func import jacrev, vjp, vmap
 
 from kpflow_sk.cells._forward_ad import forward_ad_lock, jvp
-from kpflow_sk.cells._probes import empty_probes_like
+from kpflow_sk.cells._probes import empty_probes_like, started_range
+from kpflow_sk.linalg import GramAccumulator
+
+# Rows of each Gram update of a dense propagate_gram (a few steps' images at once).
+_GRAM_ROWS = 16384
 
 # Probes from which the factored propagate gathers each step in place of a time-major copy of
 # the whole V (GRU H = 256, same-process CPU time: 32 probes 4.3x vs 5.6x fwd+bwd; at 1 and 8
@@ -104,29 +108,21 @@ class StateLinearization:
                 r = out[t] = S[t] + self.jvp_step(t, r)
         return self.from_steps(out)
 
+    def propagate_gram(self, V, adjoint=False):
+        """``sum_{b,t} r_bt r_bt^T`` of the images ``R = P V`` (or ``P* V``), shape (k, k):
+        the Gram of the probes' images, ``(PV)^T (PV)`` with V flattened to (n, k).
+
+        Here: :meth:`propagate`, then one Gram; the dense form adds each step's block and
+        drops it (two steps of memory instead of a probe block)."""
+        R = self.propagate(V, adjoint).movedim(0, -1)
+        k = R.shape[-1]
+        return GramAccumulator(k, R.dtype, R.device).add(R.reshape(-1, k)).result()
+
     @property
     def nbytes_dense(self) -> int:
         """Memory the dense form would take."""
         B, T, H = self.shape
         return B * T * H * H * self.itemsize
-
-
-def _started_range(v, lo, hi):
-    """Grow the probe range ``[lo, hi)`` to cover every probe nonzero in the step slice
-    ``v`` (B, H, k); only probes outside the range are read (an empty range reads all)."""
-    k = v.shape[-1]
-    if hi <= lo:
-        parts = [(0, v)]
-    else:
-        parts = [(0, v[..., :lo]), (hi, v[..., hi:])]
-    for start, part in parts:
-        if part.shape[-1] == 0:
-            continue
-        # amax propagates NaN, so a NaN probe counts as started
-        nz = torch.nonzero(part.abs().amax(dim=(0, 1)) != 0)
-        if nz.numel():
-            lo, hi = min(lo, start + int(nz[0])), max(hi, start + int(nz[-1]) + 1)
-    return min(lo, k), hi
 
 
 class AutodiffLinearization(StateLinearization):
@@ -333,7 +329,7 @@ class MaterializedLinearization(StateLinearization):
     def dense(self):
         return self.A
 
-    def propagate(self, V, adjoint=False, overwrite=False):
+    def propagate(self, V, adjoint=False, overwrite=False, gram=None):
         """``P V`` or ``P* V`` with one ``baddbmm`` per step, in V's own memory layout.
 
         Each step reads its ``(B, H, k)`` slice of V and writes that of the output in place
@@ -341,14 +337,24 @@ class MaterializedLinearization(StateLinearization):
         time-major copy is made. On the CPU, probes that are still exactly zero (a probe
         supported on late steps, as the time-axis basis of the axis measures) are left out
         of the GEMMs until they start: the range of started probes grows step by step, the
-        rest of the output is written as zeros.
+        rest of the output is written as zeros. With ``gram`` (a
+        :class:`~kpflow_sk.linalg.GramAccumulator` of k columns) each step's output is
+        added to it and dropped: a few step buffers instead of the output, which is not
+        returned (see :meth:`propagate_gram`).
         """
         if V.stride(0) != 1 and V.stride(3) != 1:
             V = V.contiguous()
         T = V.shape[2]
-        # (step t reads only v_t and the output of the step before: in place is safe)
-        out = V if overwrite else empty_probes_like(V)
-        Vs, Os = V.permute(2, 1, 3, 0), out.permute(2, 1, 3, 0)       # (T, B, H, k) views
+        Vs = V.permute(2, 1, 3, 0)                                   # (T, B, H, k) view
+        if gram is None:
+            # (step t reads only v_t and the output of the step before: in place is safe)
+            out = V if overwrite else empty_probes_like(V)
+            Os = out.permute(2, 1, 3, 0)
+        else:   # a ring of steps, added by groups of >= _GRAM_ROWS rows (syrk is slow on one)
+            S = min(T, max(2, -(-_GRAM_ROWS // (Vs.shape[1] * Vs.shape[2]))))
+            ring, first = V.new_empty(S, *Vs.shape[1:]), None
+            slot = (lambda t: (T - 1 - t) % S) if adjoint else (lambda t: t % S)  # noqa: E731
+            Os = {t: ring[slot(t)] for t in range(T)}
         k = Vs.shape[-1]
         steps = range(T - 1, -1, -1) if adjoint else range(T)
         # started probes: [lo, hi); scanned on the CPU only (a device would sync per step)
@@ -356,9 +362,10 @@ class MaterializedLinearization(StateLinearization):
         prev = None
         for t in steps:
             if hi - lo < k:
-                lo, hi = _started_range(Vs[t], lo, hi)
+                lo, hi = started_range(Vs[t], lo, hi)
             if hi <= lo:
-                Os[t].zero_()
+                if gram is None:
+                    Os[t].zero_()
                 continue
             o, v = Os[t][..., lo:hi], Vs[t][..., lo:hi]
             if prev is None:
@@ -369,5 +376,20 @@ class MaterializedLinearization(StateLinearization):
             if hi - lo < k:
                 Os[t][..., :lo].zero_()
                 Os[t][..., hi:].zero_()
+            if gram is not None and hi - lo < k:
+                gram.add(o.reshape(-1, hi - lo), slice(lo, hi))
+            elif gram is not None:
+                i = slot(t)
+                first = i if first is None else first
+                if i == S - 1:
+                    gram.add(ring[first:].reshape(-1, k))
+                    first = None
             prev = t
-        return out
+        if gram is not None and first is not None:
+            gram.add(ring[first:i + 1].reshape(-1, k))
+        return out if gram is None else None
+
+    def propagate_gram(self, V, adjoint=False):
+        acc = GramAccumulator(V.shape[0], V.dtype, V.device)
+        self.propagate(V, adjoint, gram=acc)
+        return acc.result()

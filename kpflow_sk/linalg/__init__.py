@@ -48,11 +48,12 @@ from kpflow_sk.linalg._results import (
     format_estimate,
 )
 from kpflow_sk.linalg._spectrum import EIGEN_METHODS, spectrum, top_eigenvalues
+from kpflow_sk.linalg._syrk import GramAccumulator
 from kpflow_sk.linalg._trace import SKETCHES, frobenius_norm, hutchpp_trace, trace_of_square
 
 __all__ = [
     "LinearOperator", "ComposedOperator", "AdjointOperator", "GramOperator",
-    "DenseOperator", "ProtocolOperator", "as_operator", "dense_matrix",
+    "DenseOperator", "ProtocolOperator", "as_operator", "dense_matrix", "GramAccumulator",
     "check_generator",
     "hutchpp_trace", "trace_of_square", "frobenius_norm",
     "alignment", "cosine",

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from kpflow_sk.linalg._operator import LinearOperator
+from kpflow_sk.linalg._syrk import GramAccumulator
 
 __all__ = ["DenseOperator", "ProtocolOperator", "as_operator", "dense_matrix", "column_gram"]
 
@@ -132,11 +133,16 @@ def as_operator(x):
 def column_gram(C):
     """``C^T C`` of a tall ``(m, n)`` matrix, symmetric by construction.
 
-    Hand-written: torch has no symmetric rank-k product (BLAS syrk); the lower block
-    triangle is computed in :data:`_GRAM_BLOCKS` column blocks and mirrored, which saves
-    about a third of the products when n is wide (n >= 64), ``C^T C`` otherwise.
+    On the CPU (float32 / float64, rows contiguous): BLAS syrk through
+    :class:`~kpflow_sk.linalg.GramAccumulator` (one triangle: half the products).
+    Elsewhere, hand-written (torch has no syrk): the lower block triangle is computed in
+    :data:`_GRAM_BLOCKS` column blocks and mirrored, which saves about a third of the
+    products when n is wide (n >= 64), ``C^T C`` otherwise.
     """
     n = C.shape[1]
+    if C.device.type == "cpu" and C.dtype in (torch.float32, torch.float64) and (
+            C.stride(-1) == 1 and C.stride(0) == n):
+        return GramAccumulator(n, C.dtype, C.device).add(C).result()
     if n < 64:
         G = C.mT @ C
         return (G + G.mT) / 2

@@ -294,7 +294,8 @@ def exact_partial_trace(G, a, width=None):
 def mean_compression(G, a):
     """``E^T G E`` (not yet divided by M), E the embedding that broadcasts an axis vector
     along the other axes: n applications. Operators that accept broadcast probes get E as
-    an expanded view (no memory); a Gram ``A A*`` is assembled as ``column_gram(A* E)``."""
+    an expanded view (no memory); a Gram ``A A*`` is assembled as ``column_gram(A* E)``, or
+    by the operator's own ``rmatmat_gram(E)`` when it has one (the same matrix)."""
     shape, n = G.shape, G.shape[a]
     op = G.A.op
     if not op.broadcast_probes:
@@ -303,6 +304,8 @@ def mean_compression(G, a):
     view[a] = view[-1] = n
     E = torch.eye(n, dtype=G.dtype, device=G.device).reshape(view).expand(*shape, n)
     if G.gram:
+        if hasattr(op, "rmatmat_gram"):              # fused: images not kept (Propagator)
+            return op.rmatmat_gram(E)
         return column_gram(op.rmatmat(E).reshape(-1, n))
     W = op.matmat(E)                                   # (*shape, n): column j is G E e_j
     return W.sum(dim=[d for d in range(len(shape)) if d != a])

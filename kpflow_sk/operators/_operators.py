@@ -112,6 +112,18 @@ class Propagator(TrajectoryOperator):
         lin = self.traj.state_linearization(R.shape[-1])
         return lin.propagate(R.movedim(-1, 0), adjoint=True).movedim(0, -1)
 
+    def rmatmat_gram(self, R):
+        """``(P* R)^T (P* R)`` of k probes R ``(B, T, H, k)``: shape (k, k), float.
+
+        The Gram of the adjoint's images (``E^T P P* E``, the ``mean`` reduction of P P*),
+        each step's images added and dropped where the dense form is used (no probe block
+        of memory). Counts k applications.
+        """
+        R = self._probes(R, self.out_shape, "rmatmat_gram")
+        self._tally.n += R.shape[-1]
+        lin = self.traj.state_linearization(R.shape[-1])
+        return lin.propagate_gram(R.movedim(-1, 0), adjoint=True)
+
 
 class InversePropagator(TrajectoryOperator):
     """``P^-1 q = q_t - A_t q_{t-1}`` (no recurrence: all steps in one batched pass)."""

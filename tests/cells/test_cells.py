@@ -67,11 +67,14 @@ def test_node_dopri5_matches_torchdiffeq_within_tolerance(vector_field):
     grid = cell.prepare(p, z, x)
     assert grid.shape[0] == B and torch.allclose(grid.sum(-1), torch.ones(B, dtype=torch.float64))
     assert torch.allclose(cell.step(p, z, x, grid), ref, atol=1e-7, rtol=0)
-    # each trial's grid is its own: a trial alone gets the same grid and state
+    # each trial's grid is its own: a trial alone gets the same grid and state, up to the
+    # controller amplifying rounding (its error estimate is a difference at the rtol = 1e-8
+    # scale, so batched vs single-row float64 products move the steps by up to ~2e-7
+    # relative: measured over 300 seeds; 1e-8 failed for 8 of them)
     alone = cell.prepare(p, z[:1], x[:1])
     n = int((alone != 0).sum())
     assert n == int((grid[0] != 0).sum())
-    assert torch.allclose(alone[0, :n], grid[0, :n], rtol=1e-8, atol=0)
+    assert torch.allclose(alone[0, :n], grid[0, :n], rtol=1e-6, atol=0)
 
 
 @pytest.mark.parametrize("name", sorted(CELLS))
