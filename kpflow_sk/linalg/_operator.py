@@ -85,6 +85,10 @@ class LinearOperator:
         Class attribute: True when the hooks accept probes with zero strides (expanded
         views) and never write into them; the ``mean`` axis reduction then passes its
         embedding E as a view instead of materializing it (default False).
+    overwrite_probes : bool
+        Class attribute: True when ``_matmat`` takes ``overwrite=True``, a permission to use
+        its probes' memory for its work and its result (which may then be the probes
+        themselves); ``matmat(Q, overwrite=True)`` passes it on (default False).
 
     Examples
     --------
@@ -103,6 +107,7 @@ class LinearOperator:
     name = "operator"
     self_adjoint = False
     broadcast_probes = False
+    overwrite_probes = False
 
     def __init__(self, in_shape, out_shape, dtype, device, *, name=None, self_adjoint=None):
         self.in_shape = tuple(int(s) for s in in_shape)
@@ -120,7 +125,8 @@ class LinearOperator:
 
     # -- hooks (probes along the last axis; already checked, cast and counted)
     def _matmat(self, Q):
-        """``(*in_shape, k) -> (*out_shape, k)``."""
+        """``(*in_shape, k) -> (*out_shape, k)`` (with ``overwrite_probes``, also
+        ``_matmat(Q, overwrite=True)``, which may write into Q)."""
         raise NotImplementedError(f"{type(self).__name__} does not implement _matmat")
 
     def _rmatmat(self, R):
@@ -160,11 +166,19 @@ class LinearOperator:
                              f"{expected + (k,)}")
         return Y
 
-    def matmat(self, Q):
-        """Apply to k probes: ``(*in_shape, k) -> (*out_shape, k)``."""
+    def matmat(self, Q, *, overwrite=False):
+        """Apply to k probes: ``(*in_shape, k) -> (*out_shape, k)``.
+
+        Q is never written unless ``overwrite=True``: that lets an operator declaring
+        :attr:`overwrite_probes` use Q's memory (Q's values are then undefined, and the
+        result may share its memory), one probe block less at the peak. Other operators,
+        and probes with zero strides (broadcast views), ignore it.
+        """
         Q = self._probes(Q, self.in_shape, "matmat")
         k = Q.shape[-1]
         self._tally.n += k
+        if overwrite and self.overwrite_probes and _writable(Q):
+            return self._result(self._matmat(Q, overwrite=True), self.out_shape, k, "matmat")
         return self._result(self._matmat(Q), self.out_shape, k, "matmat")
 
     def rmatmat(self, R):
@@ -333,6 +347,12 @@ class GramOperator(LinearOperator):
 
     def _matmat(self, Q):
         return self.root._matmat(self.root._rmatmat(Q))
+
+
+def _writable(Q):
+    """True unless Q has a zero stride along an axis of size > 1 (a broadcast view, whose
+    entries share memory: writing one would change others)."""
+    return all(st != 0 or n == 1 for st, n in zip(Q.stride(), Q.shape))
 
 
 def basis_block(n, start, width, dtype, device):

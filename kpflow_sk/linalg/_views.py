@@ -63,9 +63,11 @@ class FlatView:
         if not self.dtype.is_floating_point:
             raise ValueError(f"{name} has dtype {self.dtype}; a real floating dtype is needed")
 
-    def mm(self, X):
-        """``A X`` for X of shape ``(n_in, k)``."""
-        return self.op.matmat(X.reshape(*self.in_shape, X.shape[1])).reshape(self.n_out, -1)
+    def mm(self, X, overwrite=False):
+        """``A X`` for X of shape ``(n_in, k)``; ``overwrite``: X may be consumed (see
+        :meth:`LinearOperator.matmat`)."""
+        return self.op.matmat(X.reshape(*self.in_shape, X.shape[1]),
+                              overwrite=overwrite).reshape(self.n_out, -1)
 
     def rmm(self, Y):
         """``A* Y`` for Y of shape ``(n_out, k)``."""
@@ -107,9 +109,11 @@ class SymmetricView:
         self.counter = self.A.counter
         self.cost = 2 if self.gram else 1  # applications per G-vector
 
-    def mm(self, X):
-        """``G X`` for X of shape ``(n, k)``."""
-        return self.A.mm(self.A.rmm(X)) if self.gram else self.A.mm(X)
+    def mm(self, X, overwrite=False):
+        """``G X`` for X of shape ``(n, k)``; ``overwrite``: X may be consumed (its memory
+        may hold the result; a permission, used by operators that declare
+        ``overwrite_probes`` and not by ``A A*``)."""
+        return self.A.mm(self.A.rmm(X)) if self.gram else self.A.mm(X, overwrite)
 
     def quad(self, Z):
         """``z^T G z`` for every column z of Z, at one application per column."""

@@ -162,11 +162,20 @@ class HiddenNTK(GramOperator):
         """The root ``P J`` (the paper's name for it)."""
         return self.root
 
-    def _matmat(self, Q):
-        # P* Q is new memory, which K and then P overwrite: one probe block of memory
-        # instead of three (fewer page faults, a third of the peak at large sizes)
-        return self.P._matmat(self.K._matmat(self.P._rmatmat(Q), overwrite=True),
-                              overwrite=True)
+    # matmat(Q, overwrite=True) may apply Theta in Q's memory (see _matmat)
+    overwrite_probes = True
+
+    def _matmat(self, Q, overwrite=False):
+        # P* Q is new memory (in Q's own with overwrite: each step of the backward
+        # recurrence reads only q_t and the step before, so in place is safe), which K and
+        # then P overwrite: one probe block of memory instead of three (fewer page faults,
+        # a third of the peak at large sizes), or none beside the caller's probes
+        if overwrite:
+            lin = self.P.traj.state_linearization(Q.shape[-1])
+            PtQ = lin.propagate(Q.movedim(-1, 0), adjoint=True, overwrite=True).movedim(0, -1)
+        else:
+            PtQ = self.P._rmatmat(Q)
+        return self.P._matmat(self.K._matmat(PtQ, overwrite=True), overwrite=True)
 
 
 def kp_operators(traj: Trajectory, precision="highest") -> dict:
