@@ -76,6 +76,9 @@ _RADEMACHER_CHUNK = 2**18
 def rademacher(shape, generator, dtype, device):
     """Random signs (+1 / -1) of ``shape``: the lowest-variance Hutchinson probes.
 
+    ``dtype`` may be a signed integer one (``torch.int8`` keeps the signs in a byte each):
+    the same generator gives the same signs whatever the dtype.
+
     Large draws go by chunks of leading rows (the int64 draw of a whole (n, k) block would be
     twice its float32 size again); on the CPU the values equal those of one draw.
     """

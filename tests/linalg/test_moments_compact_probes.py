@@ -216,3 +216,12 @@ def test_probe_application_holds_one_probe_block(cls):
         torch.testing.assert_close(Y, op.M @ Z, rtol=0, atol=1e-12)
     else:   # whole probes: probes and images, two blocks (what the check is there for)
         assert not overwrite and len(held) == 2
+
+
+@pytest.mark.parametrize("shape", [(5,), (70000, 3), (1000, 32)])
+def test_int8_signs_equal_float_signs(shape):
+    # the signs Moments keeps are the probes it would have drawn in G's dtype
+    S = rademacher(shape, check_generator(5), torch.int8, "cpu")
+    Z = rademacher(shape, check_generator(5), torch.float32, "cpu")
+    assert S.dtype == torch.int8 and set(S.unique().tolist()) == {-1, 1}
+    assert torch.equal(S.to(torch.float32), Z)
