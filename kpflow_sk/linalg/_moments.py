@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from kpflow_sk.linalg._accuracy import delta_stderr, jackknife_stderr, t_quantile
-from kpflow_sk.linalg._krylov import BlockKrylov, own
+from kpflow_sk.linalg._krylov import BlockKrylov
 from kpflow_sk.linalg._random import rademacher
 
 __all__ = ["Moments", "krylov_moments", "adaptive_moments", "auto_block_size",

@@ -108,9 +108,10 @@ class Propagator(TrajectoryOperator):
         lin = self.traj.state_linearization(Q.shape[-1])
         return lin.propagate(Q.movedim(-1, 0), overwrite=overwrite).movedim(0, -1)
 
-    def _rmatmat(self, R):
+    def _rmatmat(self, R, overwrite=False):
+        # overwrite: P* R may take R's memory (Theta's chain, with matmat(overwrite=True))
         lin = self.traj.state_linearization(R.shape[-1])
-        return lin.propagate(R.movedim(-1, 0), adjoint=True).movedim(0, -1)
+        return lin.propagate(R.movedim(-1, 0), adjoint=True, overwrite=overwrite).movedim(0, -1)
 
     def rmatmat_gram(self, R):
         """``(P* R)^T (P* R)`` of k probes R ``(B, T, H, k)``: shape (k, k), float.
@@ -170,11 +171,7 @@ class HiddenNTK(GramOperator):
         # recurrence reads only q_t and the step before, so in place is safe), which K and
         # then P overwrite: one probe block of memory instead of three (fewer page faults,
         # a third of the peak at large sizes), or none beside the caller's probes
-        if overwrite:
-            lin = self.P.traj.state_linearization(Q.shape[-1])
-            PtQ = lin.propagate(Q.movedim(-1, 0), adjoint=True, overwrite=True).movedim(0, -1)
-        else:
-            PtQ = self.P._rmatmat(Q)
+        PtQ = self.P._rmatmat(Q, overwrite=overwrite)
         return self.P._matmat(self.K._matmat(PtQ, overwrite=True), overwrite=True)
 
 
