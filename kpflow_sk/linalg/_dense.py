@@ -15,13 +15,8 @@ import numpy as np
 import torch
 
 from kpflow_sk.linalg._operator import LinearOperator
-from kpflow_sk.linalg._syrk import GramAccumulator
 
-__all__ = ["DenseOperator", "ProtocolOperator", "as_operator", "dense_matrix", "column_gram"]
-
-# Column blocks of column_gram: 4 blocks compute 10/16 of the products (measured on one
-# thread, (460800, 256) float32: 0.46 s against 0.66 s for C^T C; 8 blocks were no faster).
-_GRAM_BLOCKS = 4
+__all__ = ["DenseOperator", "ProtocolOperator", "as_operator", "dense_matrix"]
 
 _PROTOCOL = ("in_shape", "out_shape", "dtype", "device", "matmat")
 
@@ -128,33 +123,6 @@ def as_operator(x):
     raise TypeError(
         f"expected an operator (attributes {', '.join(_PROTOCOL)}, rmatmat), a torch tensor "
         f"or a numpy array; got {type(x).__name__} lacking {', '.join(missing)}")
-
-
-def column_gram(C):
-    """``C^T C`` of a tall ``(m, n)`` matrix, symmetric by construction.
-
-    On the CPU (float32 / float64, rows contiguous): BLAS syrk through
-    :class:`~kpflow_sk.linalg.GramAccumulator` (one triangle: half the products).
-    Elsewhere, hand-written (torch has no syrk): the lower block triangle is computed in
-    :data:`_GRAM_BLOCKS` column blocks and mirrored, which saves about a third of the
-    products when n is wide (n >= 64), ``C^T C`` otherwise.
-    """
-    n = C.shape[1]
-    if C.device.type == "cpu" and C.dtype in (torch.float32, torch.float64) and (
-            C.stride(-1) == 1 and C.stride(0) == n):
-        return GramAccumulator(n, C.dtype, C.device).add(C).result()
-    if n < 64:
-        G = C.mT @ C
-        return (G + G.mT) / 2
-    out = C.new_empty(n, n)
-    edges = [n * i // _GRAM_BLOCKS for i in range(_GRAM_BLOCKS + 1)]
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        block = C[:, lo:hi].mT @ C[:, :hi]                 # rows lo:hi, columns 0:hi
-        out[lo:hi, :lo] = block[:, :lo]
-        out[:lo, lo:hi] = block[:, :lo].mT
-        diag = block[:, lo:hi]
-        out[lo:hi, lo:hi] = (diag + diag.mT) / 2
-    return out
 
 
 def dense_matrix(op, *, chunk=256):

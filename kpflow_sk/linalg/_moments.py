@@ -73,14 +73,15 @@ class Moments:
 
     def __init__(self, G, krylov, square):
         self.G, self.krylov, self.square_wanted = G, krylov, bool(square)
-        empty = torch.zeros(0, dtype=torch.float64, device=G.device)
-        self.trace_samples = empty
-        self.square_samples = empty if square else None
         self._sketch()
 
     def _sketch(self):
-        """The exact terms and the Nystrom fill ``N = R M R^T`` of the current basis."""
+        """The exact terms and the Nystrom fill ``N = R M R^T`` of the current basis; no
+        probe samples pooled yet."""
         kr, dev = self.krylov, self.G.device
+        empty = torch.zeros(0, dtype=torch.float64, device=dev)
+        self.trace_samples = empty
+        self.square_samples = empty if self.square_wanted else None
         zero = torch.zeros((), dtype=torch.float64, device=dev)
         self.trace_sketch, self.square_sketch = zero, (zero if self.square_wanted else None)
         self._R = self._M = self._GR = None
@@ -210,9 +211,6 @@ class Moments:
         blocks = self._blocks
         self.krylov.extend(n_blocks)
         self._sketch()
-        self.trace_samples = self.trace_samples[:0]
-        if self.square_samples is not None:
-            self.square_samples = self.square_samples[:0]
         if self.krylov.dim >= self.G.n:
             return
         kr = self.krylov

@@ -32,6 +32,8 @@ import math
 import numpy as np
 import torch
 
+from kpflow_sk.linalg._syrk import column_gram
+
 __all__ = ["LinearOperator", "ComposedOperator", "AdjointOperator", "GramOperator",
            "basis_block"]
 
@@ -180,6 +182,13 @@ class LinearOperator:
         if overwrite and self.overwrite_probes and _writable(Q):
             return self._result(self._matmat(Q, overwrite=True), self.out_shape, k, "matmat")
         return self._result(self._matmat(Q), self.out_shape, k, "matmat")
+
+    def rmatmat_gram(self, R):
+        """``(A* R)^T (A* R)`` of k probes ``(*out_shape, k)``: the ``(k, k)`` Gram of the
+        adjoint's images (k applications). Here from :meth:`rmatmat`; an operator that can
+        sum the Gram without keeping the images overrides it (the propagator P)."""
+        Y = self.rmatmat(R)
+        return column_gram(Y.reshape(-1, Y.shape[-1]))
 
     def rmatmat(self, R):
         """Apply the adjoint to k probes: ``(*out_shape, k) -> (*in_shape, k)``."""

@@ -10,7 +10,6 @@ import torch
 
 from kpflow_sk.linalg._accuracy import check_accuracy, jackknife_stderr, t_quantile
 from kpflow_sk.linalg._checks import EXACT_MAX_DIM, check_choice, check_exact, check_int
-from kpflow_sk.linalg._dense import column_gram
 from kpflow_sk.linalg._operator import basis_block
 from kpflow_sk.linalg._random import check_generator, rademacher
 from kpflow_sk.linalg._results import AxisReduction
@@ -294,8 +293,8 @@ def exact_partial_trace(G, a, width=None):
 def mean_compression(G, a):
     """``E^T G E`` (not yet divided by M), E the embedding that broadcasts an axis vector
     along the other axes: n applications. Operators that accept broadcast probes get E as
-    an expanded view (no memory); a Gram ``A A*`` is assembled as ``column_gram(A* E)``, or
-    by the operator's own ``rmatmat_gram(E)`` when it has one (the same matrix)."""
+    an expanded view (no memory); a Gram ``A A*`` is assembled as ``(A* E)^T (A* E)`` by
+    ``A.rmatmat_gram(E)``."""
     shape, n = G.shape, G.shape[a]
     op = G.A.op
     if not op.broadcast_probes:
@@ -304,9 +303,7 @@ def mean_compression(G, a):
     view[a] = view[-1] = n
     E = torch.eye(n, dtype=G.dtype, device=G.device).reshape(view).expand(*shape, n)
     if G.gram:
-        if hasattr(op, "rmatmat_gram"):              # fused: images not kept (Propagator)
-            return op.rmatmat_gram(E)
-        return column_gram(op.rmatmat(E).reshape(-1, n))
+        return op.rmatmat_gram(E)
     W = op.matmat(E)                                   # (*shape, n): column j is G E e_j
     return W.sum(dim=[d for d in range(len(shape)) if d != a])
 

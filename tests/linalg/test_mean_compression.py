@@ -5,7 +5,7 @@ import torch
 from kp_models import cell_cases, random_inputs
 
 from kpflow_sk.linalg import DenseOperator, reduce_to_axis
-from kpflow_sk.linalg._dense import column_gram
+from kpflow_sk.linalg._syrk import column_gram
 from kpflow_sk.operators import Trajectory, kp_operators
 
 B, T, D, H = 3, 6, 2, 5

@@ -53,9 +53,6 @@ class WholeProbeMoments(Moments):
         Z, Y = self._Zw, self._Yw
         self.krylov.extend(n_blocks)
         self._sketch()
-        self.trace_samples = self.trace_samples[:0]
-        if self.square_samples is not None:
-            self.square_samples = self.square_samples[:0]
         if self.krylov.dim >= self.G.n:
             return
         if Z is not None:

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from kpflow_sk.linalg import GramAccumulator
-from kpflow_sk.linalg._dense import column_gram
+from kpflow_sk.linalg._syrk import column_gram
 
 
 def _ref(*blocks):
