@@ -10,10 +10,12 @@ batch, then the rows of issue 12's table, each as a multiple of it, beside the t
   hidden-axis K^2 of the reference convention is printed too);
 - the whole-space participation ratio of Theta (``collapse_dim``).
 
-Then the same operator rows and the rows whose cost is mostly K's GEMMs (Theta's axis ranks,
-the collapse dim) again with ``precision="medium"`` (bfloat16 GEMM operands in the structured
-K, float32 accumulation; ``--no-medium`` skips it): their values against the exact answers
-at H = 64, and Theta with 32 probes against the float32 ``"highest"`` product.
+Then the same operator rows and the rows whose cost is mostly GEMMs (Theta's and P's axis
+ranks, the collapse dim) again with ``precision="medium"`` (bfloat16 GEMM operands in the
+structured K and in the dense propagator's steps, float32 accumulation and sums; the Grams
+stay float32; ``--no-medium`` skips it): their values against the exact answers at H = 64,
+and Theta with 32 probes against the float32 ``"highest"`` product. Both runs of a size are
+expressed against the faster of their two forward+backward timings.
 
 At H = 64 (always run, first) every measure is compared with its exact answer computed in
 float64 on a float64 copy of the model by an independent path: axis compressions by pushing
@@ -228,8 +230,8 @@ class _JJt(_Composed):
 
 
 # ---------------------------------------------------------------------- one size
-#: the rows whose cost is mostly K's GEMMs: run again with ``precision="medium"``
-MEDIUM_ROWS = ("theta_hidden", "theta_time", "collapse")
+#: the rows whose cost is mostly K's and P's GEMMs: run again with ``precision="medium"``
+MEDIUM_ROWS = ("theta_hidden", "theta_time", "p_hidden", "p_time", "collapse")
 
 
 def run_size(H, exact=None, rows_wanted=None, precision="highest"):
@@ -285,8 +287,10 @@ def run_size(H, exact=None, rows_wanted=None, precision="highest"):
 def print_table(res):
     p = res.get("precision", "highest")
     print(f"\nGRU H={res['H']}, B={B}, T={T}, precision={p!r}"
-          f"{' (bfloat16 GEMMs in K)' if p == 'medium' else ''}: fwd+bwd = "
-          f"{res['fwd_bwd_ms']:.1f} ms (one thread); times are multiples of it")
+          f"{' (bfloat16 GEMMs in K and the dense P, P* steps)' if p == 'medium' else ''}"
+          f": fwd+bwd = {res['fwd_bwd_ms']:.1f} ms (one thread; the fastest of this size's "
+          f"runs, this one measured {res.get('fwd_bwd_ms_measured', res['fwd_bwd_ms']):.1f})"
+          "; times are multiples of it")
     print(f"  {'measure':48s} {'ref.code':>8s} {'time':>8s} {'target':>7s}  {'':6s} "
           f"{'value':>10s} {'rel.err':>8s}")
     r, v, e = res["ratios"], res["values"], res["relerr"]
@@ -377,11 +381,10 @@ def main(argv=None):
     if args.no_accuracy:
         medium = [r for r in (args.rows or MEDIUM_ROWS) if r in MEDIUM_ROWS]
         for H in args.sizes:
-            for prec in ("highest",) + (() if args.no_medium or not medium else ("medium",)):
-                res = run_size(H, None, args.rows if prec == "highest" else medium,
-                               precision=prec)
-                print_table(res)
-                results.append(res)
+            pair = [run_size(H, None, args.rows)]
+            if medium and not args.no_medium:
+                pair.append(run_size(H, None, medium, precision="medium"))
+            results.extend(common_baseline(pair))
         print(f"\nload average after: {load():.2f} (timings only: no results file)")
         return
     net64, _, X64, _ = make_model(64)
@@ -397,18 +400,28 @@ def main(argv=None):
         return
     medium = [r for r in (args.rows or MEDIUM_ROWS) if r in MEDIUM_ROWS]
     for H in [64] + [h for h in args.sizes if h != 64]:
-        res = run_size(H, exact if H == 64 else None, args.rows)
-        print_table(res)
-        results.append(res)
+        pair = [run_size(H, exact if H == 64 else None, args.rows)]
         if medium and not args.no_medium:
-            res = run_size(H, exact if H == 64 else None, medium, precision="medium")
-            print_table(res)
-            results.append(res)
+            pair.append(run_size(H, exact if H == 64 else None, medium, precision="medium"))
+        results.extend(common_baseline(pair))
     if args.scale:
         res = run_scale(device=args.device, precision=args.scale_precision)
         print(json.dumps(res, indent=1))
         results.append(res)
     write_results(args.out, load0, results)
+
+
+def common_baseline(runs):
+    """Express the runs of one size against the fastest of their forward+backward timings
+    (each run measures its own; a later one ran up to 20% slower in one process), print
+    their tables and return them."""
+    base = min(r["fwd_bwd_ms"] for r in runs)
+    for r in runs:
+        scale = r["fwd_bwd_ms"] / base
+        r["ratios"] = {k: v * scale for k, v in r["ratios"].items()}
+        r["fwd_bwd_ms_measured"], r["fwd_bwd_ms"] = r["fwd_bwd_ms"], base
+        print_table(r)
+    return runs
 
 
 def write_results(path, load0, results):

@@ -18,9 +18,9 @@ from kpflow_sk.cells._leaky_rnn import LeakyRNNCell
 from kpflow_sk.cells._linearization import (
     AutodiffLinearization,
     FactoredLinearization,
-    MaterializedLinearization,
     StateLinearization,
 )
+from kpflow_sk.cells._materialized import MaterializedLinearization
 from kpflow_sk.cells._node import ODE_SOLVERS, NeuralODECell
 from kpflow_sk.cells._nonlinearity import NONLINEARITIES, get_nonlinearity
 from kpflow_sk.cells._parameter_linearization import (

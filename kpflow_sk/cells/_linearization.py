@@ -8,7 +8,8 @@ Three interchangeable forms, one contract (:class:`StateLinearization`):
   diag(d_{t,j}) W_j`` with the ``W_j`` row blocks of one weight matrix, which is the exact
   form of the rnn, leaky_rnn and gru Jacobians. One GEMM per application, memory O(B*T*H).
   Hand-written because it is measurably faster than autodiff (benchmarks/bench_operators.py).
-- :class:`MaterializedLinearization` — the dense ``(B, T, H, H)`` tensor.
+- :class:`~kpflow_sk.cells.MaterializedLinearization` (``_materialized.py``) — the dense
+  ``(B, T, H, H)`` tensor.
 
 Convention: probes lead. ``V`` is ``(k, B, T, H)`` for all steps. Per-step methods work in the
 form's own *step layout* (``to_steps`` / ``from_steps`` convert a whole ``(k, B, T, H)`` tensor
@@ -22,11 +23,8 @@ import torch
 from torch.func import jacrev, vjp, vmap
 
 from kpflow_sk.cells._forward_ad import forward_ad_lock, jvp
-from kpflow_sk.cells._probes import empty_probes_like, started_range
+from kpflow_sk.cells._probes import empty_probes_like
 from kpflow_sk.linalg import GramAccumulator
-
-# Rows of each Gram update of a dense propagate_gram (a few steps' images at once).
-_GRAM_ROWS = 16384
 
 # Probes from which the factored propagate gathers each step in place of a time-major copy of
 # the whole V (GRU H = 256, same-process CPU time: 32 probes 4.3x vs 5.6x fwd+bwd; at 1 and 8
@@ -37,7 +35,6 @@ __all__ = [
     "StateLinearization",
     "AutodiffLinearization",
     "FactoredLinearization",
-    "MaterializedLinearization",
 ]
 
 
@@ -85,13 +82,17 @@ class StateLinearization:
         """The dense Jacobians, shape (B, T, H, H)."""
         raise NotImplementedError
 
-    def propagate(self, V, adjoint=False, overwrite=False):
+    def propagate(self, V, adjoint=False, overwrite=False, gemm_dtype=None):
         """``P V`` (``r_t = v_t + A_t r_{t-1}``) or, with ``adjoint``, ``P* V``
         (``r_t = v_t + A_{t+1}^T r_{t+1}``). V: (k, B, T, H) -> (k, B, T, H).
 
         ``overwrite=True`` lets the result take V's memory (V is consumed; the forms that
         work in V's layout do so, saving one probe block of memory); otherwise the result is
         always new memory.
+
+        ``gemm_dtype``: a lower dtype for the steps' GEMM operands, used by the dense form
+        (:class:`~kpflow_sk.cells.MaterializedLinearization`); the matrix-free forms always
+        run in V's dtype and ignore it.
 
         One :meth:`jvp_step` / :meth:`vjp_step` per step in the step layout (DESIGN.md 2).
         """
@@ -108,13 +109,14 @@ class StateLinearization:
                 r = out[t] = S[t] + self.jvp_step(t, r)
         return self.from_steps(out)
 
-    def propagate_gram(self, V, adjoint=False):
+    def propagate_gram(self, V, adjoint=False, gemm_dtype=None):
         """``sum_{b,t} r_bt r_bt^T`` of the images ``R = P V`` (or ``P* V``), shape (k, k):
         the Gram of the probes' images, ``(PV)^T (PV)`` with V flattened to (n, k).
+        ``gemm_dtype``: as in :meth:`propagate`.
 
         Here: :meth:`propagate`, then one Gram; the dense form adds each step's block and
         drops it (two steps of memory instead of a probe block)."""
-        R = self.propagate(V, adjoint).movedim(0, -1)
+        R = self.propagate(V, adjoint, gemm_dtype=gemm_dtype).movedim(0, -1)
         k = R.shape[-1]
         return GramAccumulator(k, R.dtype, R.device).add(R.reshape(-1, k)).result()
 
@@ -228,8 +230,9 @@ class FactoredLinearization(StateLinearization):
         Dt, ct = self._time_major()
         return self._apply_t(u, Dt[t], ct[t])
 
-    def propagate(self, V, adjoint=False, overwrite=False):
-        """``P V`` or ``P* V`` (see :meth:`StateLinearization.propagate`), in V's layout.
+    def propagate(self, V, adjoint=False, overwrite=False, gemm_dtype=None):
+        """``P V`` or ``P* V`` (see :meth:`StateLinearization.propagate`), in V's layout
+        and dtype (``gemm_dtype`` is ignored: this form stays exact).
 
         Each step is one GEMM of the shared ``W`` with all ``B k`` columns of the step (the
         ``(B, H, k)`` slice gathered to ``(H, B k)``, a copy the size of one step), so W is
@@ -287,109 +290,3 @@ class FactoredLinearization(StateLinearization):
         At.diagonal(dim1=-2, dim2=-1).add_(ct)
         return At
 
-
-class MaterializedLinearization(StateLinearization):
-    """The dense Jacobians, held time-major ``(T, B, H, H)``, applied with batched GEMMs."""
-
-    step_layout = "bhk"
-
-    def __init__(self, A):
-        # time-major so that each step's (B, H, H) block is contiguous
-        self.At = A.transpose(0, 1).contiguous()
-        self.shape = (A.shape[0], A.shape[1], A.shape[2])
-        self.itemsize = A.element_size()
-
-    @classmethod
-    def from_linearization(cls, lin: StateLinearization):
-        if isinstance(lin, cls):
-            return lin
-        if isinstance(lin, FactoredLinearization):
-            # built time-major directly: no (B, T, H, H) temporary and no transposing copy
-            return cls(lin.dense_time_major().transpose(0, 1))
-        return cls(lin.dense())
-
-    @property
-    def A(self):
-        """Dense Jacobians, shape (B, T, H, H) (a view)."""
-        return self.At.transpose(0, 1)
-
-    def jvp(self, V):
-        # (T, B, H, H) @ (T, B, H, k): A is read once whatever k is
-        return self.from_steps(torch.matmul(self.At, self.to_steps(V)))
-
-    def vjp(self, U):
-        return self.from_steps(torch.matmul(self.At.transpose(-1, -2), self.to_steps(U)))
-
-    def jvp_step(self, t, v):
-        return torch.bmm(self.At[t], v)
-
-    def vjp_step(self, t, u):
-        return torch.bmm(self.At[t].transpose(1, 2), u)
-
-    def dense(self):
-        return self.A
-
-    def propagate(self, V, adjoint=False, overwrite=False, gram=None):
-        """``P V`` or ``P* V`` with one ``baddbmm`` per step, in V's own memory layout.
-
-        Each step reads its ``(B, H, k)`` slice of V and writes that of the output in place
-        (probes-last and probes-first memory both have a unit stride there), so no
-        time-major copy is made. On the CPU, probes that are still exactly zero (a probe
-        supported on late steps, as the time-axis basis of the axis measures) are left out
-        of the GEMMs until they start: the range of started probes grows step by step, the
-        rest of the output is written as zeros. With ``gram`` (a
-        :class:`~kpflow_sk.linalg.GramAccumulator` of k columns) each step's output is
-        added to it and dropped: a few step buffers instead of the output, which is not
-        returned (see :meth:`propagate_gram`).
-        """
-        if V.stride(0) != 1 and V.stride(3) != 1:
-            V = V.contiguous()
-        T = V.shape[2]
-        Vs = V.permute(2, 1, 3, 0)                                   # (T, B, H, k) view
-        if gram is None:
-            # (step t reads only v_t and the output of the step before: in place is safe)
-            out = V if overwrite else empty_probes_like(V)
-            Os = out.permute(2, 1, 3, 0)
-        else:   # a ring of steps, added by groups of >= _GRAM_ROWS rows (syrk is slow on one)
-            S = min(T, max(2, -(-_GRAM_ROWS // (Vs.shape[1] * Vs.shape[2]))))
-            ring, first = V.new_empty(S, *Vs.shape[1:]), None
-            slot = (lambda t: (T - 1 - t) % S) if adjoint else (lambda t: t % S)  # noqa: E731
-            Os = {t: ring[slot(t)] for t in range(T)}
-        k = Vs.shape[-1]
-        steps = range(T - 1, -1, -1) if adjoint else range(T)
-        # started probes: [lo, hi); scanned on the CPU only (a device would sync per step)
-        lo, hi = (0, k) if V.device.type != "cpu" else (k, 0)
-        prev = None
-        for t in steps:
-            if hi - lo < k:
-                lo, hi = started_range(Vs[t], lo, hi)
-            if hi <= lo:
-                if gram is None:
-                    Os[t].zero_()
-                continue
-            o, v = Os[t][..., lo:hi], Vs[t][..., lo:hi]
-            if prev is None:
-                o.copy_(v)
-            else:
-                A = self.At[t + 1].transpose(1, 2) if adjoint else self.At[t]
-                torch.baddbmm(v, A, Os[prev][..., lo:hi], out=o)
-            if hi - lo < k:
-                Os[t][..., :lo].zero_()
-                Os[t][..., hi:].zero_()
-            if gram is not None and hi - lo < k:
-                gram.add(o.reshape(-1, hi - lo), slice(lo, hi))
-            elif gram is not None:
-                i = slot(t)
-                first = i if first is None else first
-                if i == S - 1:
-                    gram.add(ring[first:].reshape(-1, k))
-                    first = None
-            prev = t
-        if gram is not None and first is not None:
-            gram.add(ring[first:i + 1].reshape(-1, k))
-        return out if gram is None else None
-
-    def propagate_gram(self, V, adjoint=False):
-        acc = GramAccumulator(V.shape[0], V.dtype, V.device)
-        self.propagate(V, adjoint, gram=acc)
-        return acc.result()

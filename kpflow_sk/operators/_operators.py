@@ -17,9 +17,10 @@ __all__ = [
     "HiddenNTK", "kp_operators", "PRECISIONS",
 ]
 
-#: ``precision`` of K's products (the names of ``torch.set_float32_matmul_precision``):
+#: ``precision`` of the operators' GEMMs (the names of ``torch.set_float32_matmul_precision``):
 #: ``"highest"`` in the parameters' dtype; ``"medium"`` bfloat16 operands with float32
-#: accumulation in the structured K of float32 models (float64 stays exact, as in torch).
+#: accumulation in the structured K and in the dense propagator's steps (P, P*) of float32
+#: models (float64 stays exact, as in torch).
 PRECISIONS = ("highest", "medium")
 
 
@@ -28,6 +29,13 @@ def check_precision(precision):
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; valid choices: {list(PRECISIONS)}")
     return precision
+
+
+def gemm_dtype_of(precision, dtype):
+    """The GEMM operand dtype of ``precision`` for a model of ``dtype`` (None: its own)."""
+    if precision == "medium" and dtype == torch.float32:
+        return torch.bfloat16
+    return None
 
 
 class ParameterJacobian(TrajectoryOperator):
@@ -69,9 +77,7 @@ class ParameterOperator(GramOperator):
     @property
     def gemm_dtype(self):
         """The dtype of the structured K's GEMMs (None: the model's own)."""
-        if self.precision == "medium" and self.dtype == torch.float32:
-            return torch.bfloat16
-        return None
+        return gemm_dtype_of(self.precision, self.dtype)
 
     @property
     def structured(self):
@@ -99,19 +105,42 @@ class Propagator(TrajectoryOperator):
     """``P``: solves the variational recurrence ``r_t = q_t + A_t r_{t-1}``, ``r_0 = 0``.
 
     The adjoint ``P*`` runs backward, ``r_t = q_t + A_{t+1}^T r_{t+1}`` (exactly BPTT).
+
+    ``precision="medium"``: the dense form's steps (``A_t`` materialized, used from 8 probes
+    up) multiply bfloat16 operands, ``A_t`` and the previous step rounded to 8 significant
+    bits, and add the product to ``q_t`` in float32 (relative error a few 1e-3, a third of the
+    time on CPUs with AVX512-BF16; ``tests/operators/test_propagate_medium.py``). The
+    matrix-free forms and float64 models stay exact.
     """
 
     name = "P"
 
+    def __init__(self, traj: Trajectory, precision="highest"):
+        super().__init__(traj)
+        self.precision = check_precision(precision)
+
+    @property
+    def gemm_dtype(self):
+        """The dtype of the dense steps' GEMM operands (None: the model's own)."""
+        return gemm_dtype_of(self.precision, self.dtype)
+
     def _matmat(self, Q, overwrite=False):
         # overwrite: P Q may take Q's memory (Theta's chain)
         lin = self.traj.state_linearization(Q.shape[-1])
-        return lin.propagate(Q.movedim(-1, 0), overwrite=overwrite).movedim(0, -1)
+        return lin.propagate(Q.movedim(-1, 0), overwrite=overwrite,
+                             gemm_dtype=self.gemm_dtype).movedim(0, -1)
 
     def _rmatmat(self, R, overwrite=False):
         # overwrite: P* R may take R's memory (Theta's chain, with matmat(overwrite=True))
         lin = self.traj.state_linearization(R.shape[-1])
-        return lin.propagate(R.movedim(-1, 0), adjoint=True, overwrite=overwrite).movedim(0, -1)
+        return lin.propagate(R.movedim(-1, 0), adjoint=True, overwrite=overwrite,
+                             gemm_dtype=self.gemm_dtype).movedim(0, -1)
+
+    def _matmat_gram(self, Q):
+        """``(P Q)^T (P Q)`` of k probes Q ``(B, T, H, k)`` (no tally: Theta's last factor),
+        each step's images added and dropped in the dense form."""
+        lin = self.traj.state_linearization(Q.shape[-1])
+        return lin.propagate_gram(Q.movedim(-1, 0), gemm_dtype=self.gemm_dtype)
 
     def rmatmat_gram(self, R):
         """``(P* R)^T (P* R)`` of k probes R ``(B, T, H, k)``: shape (k, k), float.
@@ -123,7 +152,7 @@ class Propagator(TrajectoryOperator):
         R = self._probes(R, self.out_shape, "rmatmat_gram")
         self._tally.n += R.shape[-1]
         lin = self.traj.state_linearization(R.shape[-1])
-        return lin.propagate_gram(R.movedim(-1, 0), adjoint=True)
+        return lin.propagate_gram(R.movedim(-1, 0), adjoint=True, gemm_dtype=self.gemm_dtype)
 
 
 class InversePropagator(TrajectoryOperator):
@@ -174,13 +203,26 @@ class HiddenNTK(GramOperator):
         PtQ = self.P._rmatmat(Q, overwrite=overwrite)
         return self.P._matmat(self.K._matmat(PtQ, overwrite=True), overwrite=True)
 
+    def rmatmat_gram(self, R):
+        """``(Theta R)^T (Theta R)`` of k probes R ``(B, T, H, k)``: shape (k, k).
+
+        The mean reduction of ``Theta^2`` (the reference convention): ``P* R`` and ``K`` as
+        in :meth:`matmat`, then the last ``P``'s images are added to the Gram step by step
+        and dropped (``Propagator._matmat_gram``) instead of kept. Counts k applications.
+        """
+        R = self._probes(R, self.out_shape, "rmatmat_gram")
+        self._tally.n += R.shape[-1]
+        U = self.K._matmat(self.P._rmatmat(R), overwrite=True)
+        return self.P._matmat_gram(U)
+
 
 def kp_operators(traj: Trajectory, precision="highest") -> dict:
     """All operators of one trajectory: ``J, K, P, Pinv, Theta, PPt``.
 
-    ``precision``: of K's products, hence of Theta's (see :class:`ParameterOperator`)."""
+    ``precision``: of K's and P's GEMMs, hence of Theta's and P P*'s (see
+    :class:`ParameterOperator` and :class:`Propagator`)."""
     J = ParameterJacobian(traj)
-    P = Propagator(traj)
+    P = Propagator(traj, precision)
     K = ParameterOperator(J, precision)
     return {"J": J, "K": K, "P": P, "Pinv": InversePropagator(traj),
             "Theta": HiddenNTK(P, J, K), "PPt": GramOperator(P, name="P P*")}

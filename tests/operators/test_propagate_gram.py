@@ -6,7 +6,7 @@ import pytest
 import torch
 from test_structured_propagate import _dense_propagate, _forms, _layouts, _probes, _rel, _traj
 
-import kpflow_sk.cells._linearization as linearization
+import kpflow_sk.cells._materialized as materialized
 from kpflow_sk import linalg
 from kpflow_sk.operators import kp_operators
 
@@ -22,7 +22,7 @@ def _gram(R):
 @pytest.mark.parametrize("rows", [1, 40, 10**6])      # ring of 2 steps, of 3, of all T
 def test_propagate_gram_equals_gram_of_dense_recurrence(name, kind, adjoint, rows,
                                                         monkeypatch):
-    monkeypatch.setattr(linearization, "_GRAM_ROWS", rows)
+    monkeypatch.setattr(materialized, "_GRAM_ROWS", rows)
     shape = (3, 7, 5)
     traj = _traj(name, shape)
     A, forms = _forms(traj)
