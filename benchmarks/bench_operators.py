@@ -12,7 +12,7 @@ batch, then the rows of issue 12's table, each as a multiple of it, beside the t
 
 Then the same operator rows and the rows whose cost is mostly GEMMs (Theta's and P's axis
 ranks, the collapse dim) again with ``precision="medium"`` (bfloat16 GEMM operands in the
-structured K and in the dense propagator's steps, float32 accumulation and sums; the Grams
+structured K and in the propagator's steps, float32 accumulation and sums; the Grams
 stay float32; ``--no-medium`` skips it): their values against the exact answers at H = 64,
 and Theta with 32 probes against the float32 ``"highest"`` product. Both runs of a size are
 expressed against the faster of their two forward+backward timings.
@@ -287,7 +287,7 @@ def run_size(H, exact=None, rows_wanted=None, precision="highest"):
 def print_table(res):
     p = res.get("precision", "highest")
     print(f"\nGRU H={res['H']}, B={B}, T={T}, precision={p!r}"
-          f"{' (bfloat16 GEMMs in K and the dense P, P* steps)' if p == 'medium' else ''}"
+          f"{' (bfloat16 GEMMs in K and the P, P* steps)' if p == 'medium' else ''}"
           f": fwd+bwd = {res['fwd_bwd_ms']:.1f} ms (one thread; the fastest of this size's "
           f"runs, this one measured {res.get('fwd_bwd_ms_measured', res['fwd_bwd_ms']):.1f})"
           "; times are multiples of it")

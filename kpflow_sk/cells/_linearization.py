@@ -231,19 +231,24 @@ class FactoredLinearization(StateLinearization):
         return self._apply_t(u, Dt[t], ct[t])
 
     def propagate(self, V, adjoint=False, overwrite=False, gemm_dtype=None):
-        """``P V`` or ``P* V`` (see :meth:`StateLinearization.propagate`), in V's layout
-        and dtype (``gemm_dtype`` is ignored: this form stays exact).
+        """``P V`` or ``P* V`` (see :meth:`StateLinearization.propagate`), in V's layout.
 
         Each step is one GEMM of the shared ``W`` with all ``B k`` columns of the step (the
         ``(B, H, k)`` slice gathered to ``(H, B k)``, a copy the size of one step), so W is
         read once per step whatever B and k are; the diagonal terms are added in place.
-        Below ``_FACTORED_GATHER_MIN_PROBES`` probes the generic time-major loop is faster.
+        Below ``_FACTORED_GATHER_MIN_PROBES`` probes the generic time-major loop is faster
+        (and exact: ``gemm_dtype`` applies from that many probes up).
+
+        ``gemm_dtype`` other than V's: that GEMM's operands are rounded to it (``W`` once,
+        each step's gathered columns) and its product converted back before the row
+        scalings and sums, which stay in V's dtype.
         """
         if V.shape[0] < _FACTORED_GATHER_MIN_PROBES:
             return super().propagate(V, adjoint)
         Dt, ct = self._time_major()
         B, T, H = self.shape
         m, k = self.m, V.shape[0]
+        gemm = self._step_gemm(V, gemm_dtype)
         # (step t reads only v_t and the output of the step before: in place is safe)
         out = V if overwrite else empty_probes_like(V)
         Vs, Os = V.permute(2, 1, 3, 0), out.permute(2, 1, 3, 0)       # (T, B, H, k) views
@@ -262,18 +267,44 @@ class FactoredLinearization(StateLinearization):
                 # A_s^T r = c r + sum_j W_j^T (d_j r)
                 S = V.new_empty(m, H, B, k)
                 torch.mul(r.permute(1, 0, 2).unsqueeze(0), Dh, out=S)
-                y = torch.mm(self.W.T, S.view(m * H, B * k)).view(H, B, k)
+                y = gemm(True, S.view(m * H, B * k)).view(H, B, k)
                 torch.add(v, y.permute(1, 0, 2), out=o)
             else:
                 # A_s r = c r + sum_j d_j (W_j r)
-                r2 = r.permute(1, 0, 2).reshape(H, B * k)
-                G = torch.mm(self.W, r2).view(m, H, B, k)
+                G = gemm(False, r.permute(1, 0, 2)).view(m, H, B, k)
                 o.copy_(v)
                 for j in range(m):
                     o.addcmul_(G[j].permute(1, 0, 2), Dh[j].permute(1, 0, 2))
             o.addcmul_(r, ct[s].unsqueeze(-1))
             prev = t
         return out
+
+    def _step_gemm(self, V, gemm_dtype):
+        """``gemm(transposed, X)``: ``W^T X`` or ``W X`` of one step's columns, X of shape
+        (m H, B k) or a (H, B, k) view; in V's dtype, or with ``gemm_dtype`` operands
+        (buffers reused across steps, the result converted into a V-dtype buffer)."""
+        if gemm_dtype is None or gemm_dtype == V.dtype:
+            def gemm(transposed, X):
+                X = X.reshape(X.shape[0], -1)
+                return torch.mm(self.W.T if transposed else self.W, X)
+            return gemm
+        Wl = self.W.to(gemm_dtype)
+        bufs = {}
+
+        def buf(name, shape, dtype):
+            n = shape[0] * shape[1]
+            if name not in bufs or bufs[name].numel() < n:
+                bufs[name] = V.new_empty(n, dtype=dtype)
+            return bufs[name][:n].view(shape)
+
+        def gemm(transposed, X):
+            n_cols = X[0].numel()
+            Xl = buf("x", (X.shape[0], n_cols), gemm_dtype)
+            Xl.view(X.shape).copy_(X)
+            Y = torch.mm(Wl.T if transposed else Wl, Xl)
+            out = buf("y", Y.shape, V.dtype)
+            return out.copy_(Y)
+        return gemm
 
     def dense(self):
         return self.dense_time_major().transpose(0, 1)

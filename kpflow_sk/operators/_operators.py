@@ -19,7 +19,7 @@ __all__ = [
 
 #: ``precision`` of the operators' GEMMs (the names of ``torch.set_float32_matmul_precision``):
 #: ``"highest"`` in the parameters' dtype; ``"medium"`` bfloat16 operands with float32
-#: accumulation in the structured K and in the dense propagator's steps (P, P*) of float32
+#: accumulation in the structured K and in the propagator's steps (P, P*) of float32
 #: models (float64 stays exact, as in torch).
 PRECISIONS = ("highest", "medium")
 
@@ -66,7 +66,7 @@ class ParameterOperator(GramOperator):
     operands (float32 accumulation; relative error a few 1e-3, about half the time on CPUs
     with AVX512-BF16 and on GPUs); ``"highest"`` (default) is exact to the model's dtype.
     The generic path (J J*: node and user cells), the root J and the axis closed forms are
-    always computed in the model's dtype.
+    always computed in the model's dtype. (P has the same switch: :class:`Propagator`.)
     """
 
     def __init__(self, J: ParameterJacobian, precision="highest"):
@@ -106,11 +106,12 @@ class Propagator(TrajectoryOperator):
 
     The adjoint ``P*`` runs backward, ``r_t = q_t + A_{t+1}^T r_{t+1}`` (exactly BPTT).
 
-    ``precision="medium"``: the dense form's steps (``A_t`` materialized, used from 8 probes
-    up) multiply bfloat16 operands, ``A_t`` and the previous step rounded to 8 significant
-    bits, and add the product to ``q_t`` in float32 (relative error a few 1e-3, a third of the
-    time on CPUs with AVX512-BF16; ``tests/operators/test_propagate_medium.py``). The
-    matrix-free forms and float64 models stay exact.
+    ``precision="medium"``: each step's GEMM takes bfloat16 operands (``A_t`` materialized,
+    used from 8 probes up, or the factored form's ``W``, from 16 probes up; the previous
+    step rounded to 8 significant bits) and its product is added to ``q_t`` in float32
+    (relative error a few 1e-3, a third of the time on CPUs with AVX512-BF16;
+    ``tests/operators/test_propagate_medium.py``). Fewer probes, the autodiff form (node,
+    user cells) and float64 models stay exact.
     """
 
     name = "P"
@@ -121,7 +122,7 @@ class Propagator(TrajectoryOperator):
 
     @property
     def gemm_dtype(self):
-        """The dtype of the dense steps' GEMM operands (None: the model's own)."""
+        """The dtype of the steps' GEMM operands (None: the model's own)."""
         return gemm_dtype_of(self.precision, self.dtype)
 
     def _matmat(self, Q, overwrite=False):

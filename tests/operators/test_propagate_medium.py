@@ -1,5 +1,5 @@
-"""``precision="medium"`` of the propagator (bfloat16 GEMM operands in the dense recurrence's
-steps) against a dense float64 recurrence; the fused Gram of Theta's mean reduction
+"""``precision="medium"`` of the propagator (bfloat16 GEMM operands in the steps of the dense
+and of the factored recurrence) against float64 recurrences; the fused Gram of Theta's mean reduction
 (``HiddenNTK.rmatmat_gram``) against the Gram of Theta's images."""
 
 import pytest
@@ -8,7 +8,7 @@ from test_propagate_gram import _gram
 from test_structured_propagate import _dense_propagate, _layouts, _probes, _rel, _traj
 
 from kpflow_sk import linalg
-from kpflow_sk.cells import MaterializedLinearization
+from kpflow_sk.cells import FactoredLinearization, MaterializedLinearization
 from kpflow_sk.operators import Trajectory, kp_operators
 
 SHAPE = (3, 9, 7)
@@ -46,6 +46,31 @@ def test_medium_dense_steps_are_bfloat16_accurate(name, kind, adjoint):
         assert _rel(G, _gram(med)) < 1e-5, layout     # the Gram itself stays float32
 
 
+@pytest.mark.parametrize("name", ["gru", "rnn", "leaky_rnn"])
+@pytest.mark.parametrize("adjoint", [False, True])
+def test_medium_factored_steps_are_bfloat16_accurate(name, adjoint):
+    """The matrix-free factored form: bfloat16 operands from the gathered path's 16 probes
+    up, exact (bitwise as "highest") below."""
+    traj64 = _traj(name, SHAPE)
+    ref_lin = traj64._lin_free
+    lin = _float32(traj64)._lin_free
+    assert isinstance(lin, FactoredLinearization)
+    for k in (3, 20):
+        V64 = _probes("dense", k, SHAPE, seed=5)
+        ref = ref_lin.propagate(V64, adjoint)
+        for layout, V in _layouts(V64.float()).items():
+            keep = V.clone()
+            med = lin.propagate(V, adjoint, gemm_dtype=torch.bfloat16)
+            high = lin.propagate(V, adjoint)
+            assert torch.equal(V, keep), layout
+            if k < 16:
+                assert torch.equal(med, high), layout
+                continue
+            err = _rel(med.double(), ref)
+            assert 1e-5 < err < 2e-2, (layout, err)
+            assert _rel(high.double(), ref) < 1e-5, layout
+
+
 def test_medium_propagator_uses_bfloat16_only_where_it_applies():
     traj64 = _traj("gru", SHAPE)
     traj = _float32(traj64)
@@ -53,7 +78,7 @@ def test_medium_propagator_uses_bfloat16_only_where_it_applies():
     assert med["P"].gemm_dtype == torch.bfloat16 and high["P"].gemm_dtype is None
     assert kp_operators(traj64, "medium")["P"].gemm_dtype is None          # float64: exact
     Q1 = torch.randn(*SHAPE, 1)
-    # one probe runs the matrix-free factored form, which stays exact
+    # one probe runs the matrix-free factored form's exact per-step loop
     assert torch.equal(med["P"] @ Q1, high["P"] @ Q1)
     Q = torch.randn(*SHAPE, 12)
     ref = kp_operators(traj64)["P"] @ Q.double()
