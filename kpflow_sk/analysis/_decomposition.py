@@ -67,10 +67,8 @@ class KPDecomposition:
     n_probes : int or None
         Operator applications allowed per randomized estimate (default: linalg's default).
     precision : {"highest", "medium"}, default="highest"
-        Of K's and P's products, hence Theta's and P P*'s: ``"medium"`` is bfloat16 GEMM
-        operands in the structured K and in the propagator's steps of float32
-        models (:class:`kpflow_sk.operators.ParameterOperator`,
-        :class:`kpflow_sk.operators.Propagator`).
+        Of K's and P's GEMMs: ``"medium"`` is bfloat16 operands for float32 models (see
+        :class:`kpflow_sk.operators.ParameterOperator`, :class:`~kpflow_sk.operators.Propagator`).
 
     Attributes
     ----------
