@@ -1,6 +1,6 @@
-"""``precision="medium"`` of the propagator (bfloat16 GEMM operands in the steps of the dense
-and of the factored recurrence) against float64 recurrences; the fused Gram of Theta's mean reduction
-(``HiddenNTK.rmatmat_gram``) against the Gram of Theta's images."""
+"""``precision="medium"`` of the propagator (bfloat16 GEMM operands in the steps of the
+dense and of the factored recurrence) against float64 recurrences; the fused Gram of
+Theta's mean reduction (``HiddenNTK.rmatmat_gram``) against the Gram of Theta's images."""
 
 import pytest
 import torch
