@@ -44,7 +44,7 @@ def analysis_loss(readout, get_loss, target, weight, seq2seq):
 
 
 def network_decomposition(module, get_loss, seq2seq, X3, targets, weight, task_ids, *,
-                          device, random_state, n_probes=None):
+                          device, random_state, n_probes=None, precision="highest"):
     """KPDecomposition of a recurrent network on a batch, with its training loss.
 
     Parameters
@@ -63,6 +63,8 @@ def network_decomposition(module, get_loss, seq2seq, X3, targets, weight, task_i
         Seed of every randomized measure.
     n_probes : int or None
         Budget of the randomized estimates (None: linalg's default).
+    precision : {"highest", "medium"}
+        Of the operators' GEMMs (see :class:`KPDecomposition`).
 
     Returns
     -------
@@ -74,4 +76,5 @@ def network_decomposition(module, get_loss, seq2seq, X3, targets, weight, task_i
     params = {k: v.detach() for k, v in module.cell_params().items()}
     loss_fn = analysis_loss(module.readout, get_loss, tensor(targets), tensor(weight), seq2seq)
     return KPDecomposition(module.cell, params, tensor(X3), loss_fn=loss_fn,
-                           task_ids=task_ids, random_state=random_state, n_probes=n_probes)
+                           task_ids=task_ids, random_state=random_state, n_probes=n_probes,
+                           precision=precision)

@@ -93,6 +93,7 @@ class BaseRecurrentEstimator(DynamicsMixin, KPFlowMixin, StateMixin, InferenceMi
         kp_n_trials=64,
         kp_track_every=0,
         kp_probes=None,
+        kp_precision="highest",
         callbacks=None,
     ):
         self.cell = cell
@@ -126,6 +127,7 @@ class BaseRecurrentEstimator(DynamicsMixin, KPFlowMixin, StateMixin, InferenceMi
         self.kp_n_trials = kp_n_trials
         self.kp_track_every = kp_track_every
         self.kp_probes = kp_probes
+        self.kp_precision = kp_precision
         self.callbacks = callbacks
 
     # ================================================================== tags

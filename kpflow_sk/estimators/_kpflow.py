@@ -20,7 +20,7 @@ class KPFlowMixin:
         return network_decomposition(
             self.module_, self.get_loss, self._seq2seq, X3, targets, weight, task_ids,
             device=self.device_, random_state=self._kp_seed if seed is None else seed,
-            n_probes=self.kp_probes)
+            n_probes=self.kp_probes, precision=self.kp_precision)
 
     def decompose(self, X, y, task_ids=None, *, sample_weight=None, mask=None):
         """KPFlow decomposition of the fitted network on any data.

@@ -121,6 +121,8 @@ PARAMETERS = (
        "KPFlow snapshot every this many epochs (0: off)"),
     _P("kp_probes", None, [_at_least(Integral, 1), None],
        "random probes per randomized estimate (None: the analysis default)"),
+    _P("kp_precision", "highest", [StrOptions({"highest", "medium"})],
+       "precision of the KPFlow operators' GEMMs (medium: bfloat16 operands)"),
     _P("callbacks", None, [list, tuple, None], "objects called after every epoch"),
 )
 del _P

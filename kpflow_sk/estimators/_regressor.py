@@ -119,6 +119,11 @@ class RecurrentRegressor(RegressorMixin, TransformerMixin, BaseRecurrentEstimato
         0 turns tracking off.
     kp_probes : int or None, default=None
         Number of random probes for the randomized estimates (None: the analysis default).
+    kp_precision : {"highest", "medium"}, default="highest"
+        Precision of the KPFlow operators' GEMMs: ``"medium"`` runs K's and P's products with
+        bfloat16 operands and float32 accumulation for float32 models (relative error a few
+        1e-3 on the products, ranks within ~2e-4; faster on CPUs with AVX512-BF16 and on
+        GPUs). See :class:`kpflow_sk.analysis.KPDecomposition`.
     callbacks : list of objects or None, default=None
         Called after every epoch as ``cb.on_epoch_end(estimator, record)`` with that epoch's
         ``history_`` record; returning True (or raising

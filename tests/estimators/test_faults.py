@@ -111,6 +111,7 @@ def test_unknown_device_raises(device):
     ("n_iter_no_change", 0), ("early_stopping", 1.5), ("validation_fraction", 1.0),
     ("warm_start", "no"), ("grad_clip", 0.0), ("dtype", "float16"), ("random_state", "x"),
     ("n_threads", 0), ("kp_n_trials", 0), ("kp_track_every", -1), ("kp_probes", 0),
+    ("kp_precision", "low"),
 ])
 def test_invalid_hyperparameter_names_the_parameter(cls, param, value):
     X, y = seq_data(n=6, T=3)
