@@ -14,6 +14,7 @@ Usage::
     python benchmarks/bench_tracking.py --out benchmarks/results_tracking.json
     python benchmarks/bench_tracking.py --n-samples 1000 --epochs 100   # shorter, not the target
     python benchmarks/bench_tracking.py --epochs 3 --project 200         # components only
+    python benchmarks/bench_tracking.py --precision medium               # bfloat16 analysis
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def fit(X, y, args, track_every):
     est = RecurrentRegressor(cell="gru", hidden_size=args.hidden, batch_size=args.batch_size,
                              learning_rate=1e-3, max_iter=args.epochs, tol=0.0,
                              n_iter_no_change=args.epochs + 1, device="cpu", n_threads=1,
-                             random_state=0, kp_track_every=track_every)
+                             random_state=0, kp_track_every=track_every,
+                             kp_precision=args.precision)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -92,6 +94,8 @@ def main(argv=None):
                     help="skip the tracked fit: time --epochs untracked epochs and one snapshot "
                          "and print the overhead they project for a fit of EPOCHS epochs "
                          "(a projection, not the two-fit measurement)")
+    ap.add_argument("--precision", default="highest", choices=("highest", "medium"),
+                    help="kp_precision of the analysis (medium: bfloat16 GEMMs in K and P)")
     ap.add_argument("--out", help="write the results here as JSON (only on an idle machine)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -129,7 +133,8 @@ def main(argv=None):
     load1 = load()
     verdict = "met" if extra <= TARGET else "missed"
     print(f"\nGRU-{args.hidden} Memory-Pro, {args.n_samples} trials, batch {args.batch_size}, "
-          f"{args.epochs} epochs, one thread:\n  without tracking {t_off:.1f} s, with "
+          f"{args.epochs} epochs, one thread, kp_precision={args.precision!r}:\n"
+          f"  without tracking {t_off:.1f} s, with "
           f"kp_track_every={args.track_every} {t_on:.1f} s: overhead {extra:+.1%} "
           f"(target <= {TARGET:.0%}: {verdict})")
     print(f"load average after: {load1:.2f}")

@@ -91,8 +91,9 @@ class StateLinearization:
         always new memory.
 
         ``gemm_dtype``: a lower dtype for the steps' GEMM operands, used by the dense form
-        (:class:`~kpflow_sk.cells.MaterializedLinearization`); the matrix-free forms always
-        run in V's dtype and ignore it.
+        (:class:`~kpflow_sk.cells.MaterializedLinearization`) and by the factored form's
+        batched loop; this generic per-step loop (the autodiff form) runs in V's dtype and
+        ignores it.
 
         One :meth:`jvp_step` / :meth:`vjp_step` per step in the step layout (DESIGN.md 2).
         """
