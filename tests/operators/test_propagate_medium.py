@@ -114,3 +114,19 @@ def test_medium_axis_ranks_within_tolerance(axis):
         e = linalg.effective_rank(exact[name], axis=axis, reduce="mean", gram=True).value
         m = linalg.effective_rank(med[name], axis=axis, reduce="mean", gram=True).value
         assert abs(m - e) / e < 1e-2, (name, m, e)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("strategy", ["materialized", "matrix_free"])
+def test_medium_propagator_on_cuda(strategy):
+    traj64 = _traj("gru", SHAPE)
+    cuda = Trajectory(traj64.cell, {n: v.float().cuda() for n, v in traj64.params.items()},
+                      traj64.X.float().cuda())
+    cuda.strategy = strategy
+    P = kp_operators(cuda, "medium")["P"]
+    assert P.gemm_dtype == torch.bfloat16
+    Q = torch.randn(*SHAPE, 20, dtype=torch.float64)
+    ref = kp_operators(traj64)["P"] @ Q
+    assert 1e-5 < _rel((P @ Q.float().cuda()).double().cpu(), ref) < 2e-2
+    assert 1e-5 < _rel(P.rmatmat(Q.float().cuda()).double().cpu(),
+                       kp_operators(traj64)["P"].rmatmat(Q)) < 2e-2
