@@ -24,7 +24,7 @@ from torch.func import jacrev, vjp, vmap
 
 from kpflow_sk.cells._forward_ad import forward_ad_lock, jvp
 from kpflow_sk.cells._probes import empty_probes_like
-from kpflow_sk.linalg import GramAccumulator
+from kpflow_sk.linalg import column_gram
 
 # Probes from which the factored propagate gathers each step in place of a time-major copy of
 # the whole V (GRU H = 256, same-process CPU time: 32 probes 4.3x vs 5.6x fwd+bwd; at 1 and 8
@@ -118,8 +118,7 @@ class StateLinearization:
         Here: :meth:`propagate`, then one Gram; the dense form adds each step's block and
         drops it (two steps of memory instead of a probe block)."""
         R = self.propagate(V, adjoint, gemm_dtype=gemm_dtype).movedim(0, -1)
-        k = R.shape[-1]
-        return GramAccumulator(k, R.dtype, R.device).add(R.reshape(-1, k)).result()
+        return column_gram(R.reshape(-1, R.shape[-1]))
 
     @property
     def nbytes_dense(self) -> int:
@@ -249,7 +248,7 @@ class FactoredLinearization(StateLinearization):
         Dt, ct = self._time_major()
         B, T, H = self.shape
         m, k = self.m, V.shape[0]
-        gemm = self._step_gemm(V, gemm_dtype)
+        gemm = self._step_gemm(V, gemm_dtype, adjoint)
         # (step t reads only v_t and the output of the step before: in place is safe)
         out = V if overwrite else empty_probes_like(V)
         Vs, Os = V.permute(2, 1, 3, 0), out.permute(2, 1, 3, 0)       # (T, B, H, k) views
@@ -268,11 +267,11 @@ class FactoredLinearization(StateLinearization):
                 # A_s^T r = c r + sum_j W_j^T (d_j r)
                 S = V.new_empty(m, H, B, k)
                 torch.mul(r.permute(1, 0, 2).unsqueeze(0), Dh, out=S)
-                y = gemm(True, S.view(m * H, B * k)).view(H, B, k)
+                y = gemm(S.view(m * H, B * k)).view(H, B, k)
                 torch.add(v, y.permute(1, 0, 2), out=o)
             else:
                 # A_s r = c r + sum_j d_j (W_j r)
-                G = gemm(False, r.permute(1, 0, 2)).view(m, H, B, k)
+                G = gemm(r.permute(1, 0, 2)).view(m, H, B, k)
                 o.copy_(v)
                 for j in range(m):
                     o.addcmul_(G[j].permute(1, 0, 2), Dh[j].permute(1, 0, 2))
@@ -280,31 +279,21 @@ class FactoredLinearization(StateLinearization):
             prev = t
         return out
 
-    def _step_gemm(self, V, gemm_dtype):
-        """``gemm(transposed, X)``: ``W^T X`` or ``W X`` of one step's columns, X of shape
-        (m H, B k) or a (H, B, k) view; in V's dtype, or with ``gemm_dtype`` operands
-        (buffers reused across steps, the result converted into a V-dtype buffer)."""
+    def _step_gemm(self, V, gemm_dtype, adjoint):
+        """``gemm(X)``: ``W^T X`` (adjoint) or ``W X`` of one step's ``B k`` columns, X of
+        shape (m H, B k) or a (H, B, k) view; in V's dtype, or with ``gemm_dtype`` operands
+        (one buffer for X, one in V's dtype for the product, reused by every step)."""
+        W = self.W.T if adjoint else self.W
         if gemm_dtype is None or gemm_dtype == V.dtype:
-            def gemm(transposed, X):
-                X = X.reshape(X.shape[0], -1)
-                return torch.mm(self.W.T if transposed else self.W, X)
-            return gemm
-        Wl = self.W.to(gemm_dtype)
-        bufs = {}
+            return lambda X: torch.mm(W, X.reshape(X.shape[0], -1))
+        Wl = W.to(gemm_dtype)
+        cols = self.shape[0] * V.shape[0]
+        Xl = V.new_empty(W.shape[1], cols, dtype=gemm_dtype)
+        Y = V.new_empty(W.shape[0], cols)
 
-        def buf(name, shape, dtype):
-            n = shape[0] * shape[1]
-            if name not in bufs or bufs[name].numel() < n:
-                bufs[name] = V.new_empty(n, dtype=dtype)
-            return bufs[name][:n].view(shape)
-
-        def gemm(transposed, X):
-            n_cols = X[0].numel()
-            Xl = buf("x", (X.shape[0], n_cols), gemm_dtype)
+        def gemm(X):
             Xl.view(X.shape).copy_(X)
-            Y = torch.mm(Wl.T if transposed else Wl, Xl)
-            out = buf("y", Y.shape, V.dtype)
-            return out.copy_(Y)
+            return Y.copy_(torch.mm(Wl, Xl))
         return gemm
 
     def dense(self):

@@ -48,12 +48,13 @@ from kpflow_sk.linalg._results import (
     format_estimate,
 )
 from kpflow_sk.linalg._spectrum import EIGEN_METHODS, spectrum, top_eigenvalues
-from kpflow_sk.linalg._syrk import GramAccumulator
+from kpflow_sk.linalg._syrk import GramAccumulator, column_gram
 from kpflow_sk.linalg._trace import SKETCHES, frobenius_norm, hutchpp_trace, trace_of_square
 
 __all__ = [
     "LinearOperator", "ComposedOperator", "AdjointOperator", "GramOperator",
-    "DenseOperator", "ProtocolOperator", "as_operator", "dense_matrix", "GramAccumulator",
+    "DenseOperator", "ProtocolOperator", "as_operator", "dense_matrix",
+    "GramAccumulator", "column_gram",
     "check_generator",
     "hutchpp_trace", "trace_of_square", "frobenius_norm",
     "alignment", "cosine",

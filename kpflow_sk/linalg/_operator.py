@@ -185,9 +185,15 @@ class LinearOperator:
 
     def rmatmat_gram(self, R):
         """``(A* R)^T (A* R)`` of k probes ``(*out_shape, k)``: the ``(k, k)`` Gram of the
-        adjoint's images (k applications). Here from :meth:`rmatmat`; an operator that can
-        sum the Gram without keeping the images overrides it (the propagator P)."""
-        Y = self.rmatmat(R)
+        adjoint's images (k applications). Computed by the hook ``_rmatmat_gram``: here
+        from ``_rmatmat``; an operator that can sum the Gram without keeping the images
+        overrides the hook (the propagator P, Theta)."""
+        R = self._probes(R, self.out_shape, "rmatmat_gram")
+        self._tally.n += R.shape[-1]
+        return self._rmatmat_gram(R)
+
+    def _rmatmat_gram(self, R):
+        Y = self._result(self._rmatmat(R), self.in_shape, R.shape[-1], "rmatmat")
         return column_gram(Y.reshape(-1, Y.shape[-1]))
 
     def rmatmat(self, R):

@@ -143,15 +143,9 @@ class Propagator(TrajectoryOperator):
         lin = self.traj.state_linearization(Q.shape[-1])
         return lin.propagate_gram(Q.movedim(-1, 0), gemm_dtype=self.gemm_dtype)
 
-    def rmatmat_gram(self, R):
-        """``(P* R)^T (P* R)`` of k probes R ``(B, T, H, k)``: shape (k, k), float.
-
-        The Gram of the adjoint's images (``E^T P P* E``, the ``mean`` reduction of P P*),
-        each step's images added and dropped where the dense form is used (no probe block
-        of memory). Counts k applications.
-        """
-        R = self._probes(R, self.out_shape, "rmatmat_gram")
-        self._tally.n += R.shape[-1]
+    def _rmatmat_gram(self, R):
+        # rmatmat_gram: the Gram of P*'s images (E^T P P* E, the mean reduction of P P*),
+        # each step's images added and dropped where the dense form is used (no probe block)
         lin = self.traj.state_linearization(R.shape[-1])
         return lin.propagate_gram(R.movedim(-1, 0), adjoint=True, gemm_dtype=self.gemm_dtype)
 
@@ -201,20 +195,16 @@ class HiddenNTK(GramOperator):
         # recurrence reads only q_t and the step before, so in place is safe), which K and
         # then P overwrite: one probe block of memory instead of three (fewer page faults,
         # a third of the peak at large sizes), or none beside the caller's probes
-        PtQ = self.P._rmatmat(Q, overwrite=overwrite)
-        return self.P._matmat(self.K._matmat(PtQ, overwrite=True), overwrite=True)
+        return self.P._matmat(self._K_Pstar(Q, overwrite), overwrite=True)
 
-    def rmatmat_gram(self, R):
-        """``(Theta R)^T (Theta R)`` of k probes R ``(B, T, H, k)``: shape (k, k).
+    def _K_Pstar(self, Q, overwrite=False):
+        return self.K._matmat(self.P._rmatmat(Q, overwrite=overwrite), overwrite=True)
 
-        The mean reduction of ``Theta^2`` (the reference convention): ``P* R`` and ``K`` as
-        in :meth:`matmat`, then the last ``P``'s images are added to the Gram step by step
-        and dropped (``Propagator._matmat_gram``) instead of kept. Counts k applications.
-        """
-        R = self._probes(R, self.out_shape, "rmatmat_gram")
-        self._tally.n += R.shape[-1]
-        U = self.K._matmat(self.P._rmatmat(R), overwrite=True)
-        return self.P._matmat_gram(U)
+    def _rmatmat_gram(self, R):
+        # rmatmat_gram, the mean reduction of Theta^2 (the reference convention): P* R and K
+        # as in matmat, then the last P's images are added to the Gram step by step and
+        # dropped (Propagator._matmat_gram) instead of kept
+        return self.P._matmat_gram(self._K_Pstar(R))
 
 
 def kp_operators(traj: Trajectory, precision="highest") -> dict:
